@@ -1,0 +1,40 @@
+//! Every environment variable xx reads, in one place, with its documentation.
+//! `xx env-vars` prints this table; the README's table is generated from it.
+
+pub struct EnvVar {
+    pub name: &'static str,
+    pub used_by: &'static str,
+    pub doc: &'static str,
+}
+
+macro_rules! env_vars {
+    ($($name:ident, $used_by:literal, $doc:literal;)*) => {
+        $(pub const $name: &str = stringify!($name);)*
+        pub static ALL: &[EnvVar] = &[$(EnvVar { name: stringify!($name), used_by: $used_by, doc: $doc },)*];
+    };
+}
+
+env_vars! {
+    TARGETPLATFORM, "info verify", "Target as os/arch[/variant] (BuildKit sets it), e.g. linux/arm/v7.";
+    TARGETPAIR, "info verify", "Target as os-arch[variant], e.g. linux-armv7; TARGETPLATFORM wins.";
+    TARGETOS, "info verify", "Target os when TARGETPLATFORM is unset (default linux).";
+    TARGETARCH, "info verify", "Target arch when TARGETPLATFORM is unset (default: the host's).";
+    TARGETVARIANT, "info verify", "Target variant when TARGETPLATFORM does not give one.";
+    XX_VENDOR, "info", "Vendor part of the triple; default the os-release ID (apple for darwin).";
+    XX_LIBC, "info", "libc part of the triple: gnu, musl (default musl on Alpine, mingw32 on windows).";
+    ARM_TARGET_ARCH, "info", "Replaces the arch of the arm/v7 triple (e.g. armv7).";
+    RISCV64_TARGET_ARCH, "info", "Replaces the arch of the riscv64 triple (e.g. riscv64gc).";
+    MACOSX_VERSION_MIN, "info", "Deployment target in darwin triples (default 10.6 amd64, 11.0 arm64).";
+    XX_MARCH, "info", "march for an arch xx does not know (escape hatch; known arches ignore it).";
+    XX_TRIPLE, "info", "Triple for an arch xx does not know.";
+    XX_DEBIAN_ARCH, "info", "Debian arch for an arch xx does not know.";
+    XX_ALPINE_ARCH, "info", "Alpine arch for an arch xx does not know.";
+    XX_RHEL_ARCH, "info", "RPM arch for an arch xx does not know.";
+    XX_OS_VERSION, "info", "os-version when there is no /etc/os-release.";
+    XX_GLIBC_VERSION, "info", "glibc version appended to `xx info zig-target` (e.g. 2.17).";
+    XX_VERIFY_STATIC, "verify", "1: every file must be statically linked (like --static).";
+    XX_VERIFY_FILE_CMD_OUTPUT, "verify", "Check this text as if file(1) had printed it, instead of reading the file.";
+    XX_VERIFY_NOLOCK, "verify", "Accepted for compatibility; xx-verify takes no lock.";
+    XX_HOST_ROOT, "all", "Read /etc/os-release, /etc/alpine-release and /xx-sdk under this directory (tests).";
+    XX_HOST_MARCH, "all", "Use this as the host's `uname -m` (tests, personality-changed hosts).";
+}

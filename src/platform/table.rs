@@ -1,0 +1,170 @@
+//! The target table's types and the data embedded from `toolchains/targets.toml`.
+
+/// How the variant part of `TARGETPLATFORM` is taken for an arch (xx's per-arch rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlatformVariant {
+    /// The third part is ignored; `TARGETVARIANT` from the environment is kept.
+    Ignored,
+    /// Only variants that have a row are taken (amd64: v2, v3, v4).
+    Known,
+    /// Known variants are taken, anything else becomes the default row's (arm: v7).
+    KnownOrDefault,
+    /// Copied as it is (mips: hardfloat, softfloat).
+    Verbatim,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Elf,
+    MachO,
+    Pe,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endian {
+    Little,
+    Big,
+}
+
+/// Which package-arch column a vendor's package manager uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PkgArch {
+    Deb,
+    Apk,
+    Rpm,
+}
+
+#[derive(Debug)]
+pub struct TripleParts {
+    pub arch: &'static str,
+    pub abi: &'static str,
+    /// Environment variable whose value replaces `arch` (`ARM_TARGET_ARCH`).
+    pub arch_env: Option<&'static str>,
+    pub alpine_arch: Option<&'static str>,
+    pub alpine_abi: Option<&'static str>,
+}
+
+#[derive(Debug)]
+pub struct BinaryInfo {
+    /// ELF `e_machine`, Mach-O CPU type or PE machine, by the os's format.
+    pub machine: u32,
+    pub bits: u8,
+    pub endian: Endian,
+    pub float_abi: Option<&'static str>,
+    pub float_abi_musl: Option<&'static str>,
+    pub arm_arch: Option<u8>,
+    pub loader_gnu: Option<&'static str>,
+    pub loader_musl: Option<&'static str>,
+}
+
+#[derive(Debug)]
+pub struct Target {
+    pub platform: &'static str,
+    pub os: &'static str,
+    pub arch: &'static str,
+    pub variant: &'static str,
+    pub default: bool,
+    pub platform_variant: PlatformVariant,
+    pub extra_variants: &'static [&'static str],
+    pub aliases: &'static [&'static str],
+    pub march: &'static str,
+    pub deb: &'static str,
+    pub apk: &'static str,
+    pub rpm: &'static str,
+    pub triple: TripleParts,
+    pub rust: &'static [(&'static str, &'static str)],
+    pub zig: &'static [(&'static str, &'static str)],
+    pub go: &'static [(&'static str, &'static str)],
+    pub go_variant: Option<&'static str>,
+    pub qemu: Option<&'static str>,
+    pub macos_min: Option<&'static str>,
+    pub bin: BinaryInfo,
+    pub file_arch: &'static [&'static str],
+}
+
+#[derive(Debug)]
+pub struct OsInfo {
+    pub name: &'static str,
+    pub triple: Option<&'static str>,
+    pub vendor: Option<&'static str>,
+    pub libc: Option<&'static str>,
+    /// MACOSX_VERSION_MIN default for rows without their own.
+    pub macos_min: Option<&'static str>,
+    pub format: Format,
+    pub file: &'static [&'static str],
+    pub file_reject: &'static [&'static str],
+}
+
+#[derive(Debug)]
+pub struct VendorInfo {
+    pub name: &'static str,
+    pub pkg_arch: PkgArch,
+    pub libc: Option<&'static str>,
+    pub omit_from_triple: bool,
+}
+
+include!(concat!(env!("OUT_DIR"), "/targets.rs"));
+
+impl Target {
+    pub fn pkg_arch(&self, kind: PkgArch) -> &'static str {
+        match kind {
+            PkgArch::Deb => self.deb,
+            PkgArch::Apk => self.apk,
+            PkgArch::Rpm => self.rpm,
+        }
+    }
+
+    /// A per-libc column (`rust`, `zig`): the libc's entry, else the `any` entry.
+    pub fn by_libc(
+        column: &'static [(&'static str, &'static str)],
+        libc: &str,
+    ) -> Option<&'static str> {
+        let find = |key: &str| column.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+        find(libc).or_else(|| find("any"))
+    }
+
+    pub fn loader(&self, libc: &str) -> Option<&'static str> {
+        if libc == "musl" {
+            self.bin.loader_musl
+        } else {
+            self.bin.loader_gnu
+        }
+    }
+
+    pub fn float_abi(&self, libc: &str) -> Option<&'static str> {
+        match (libc, self.bin.float_abi_musl) {
+            ("musl", Some(abi)) => Some(abi),
+            _ => self.bin.float_abi,
+        }
+    }
+
+    pub fn os_info(&self) -> &'static OsInfo {
+        os_info(self.os).expect("build.rs checks every row's os")
+    }
+}
+
+pub fn os_info(name: &str) -> Option<&'static OsInfo> {
+    OSES.iter().find(|o| o.name == name)
+}
+
+pub fn vendor_info(name: &str) -> Option<&'static VendorInfo> {
+    VENDORS.iter().find(|v| v.name == name)
+}
+
+/// The row for os/arch/variant; an unknown or empty variant gets the arch's default row.
+pub fn find(os: &str, arch: &str, variant: &str) -> Option<&'static Target> {
+    let rows = || TARGETS.iter().filter(|t| t.os == os && t.arch == arch);
+    rows()
+        .find(|t| t.variant == variant && !variant.is_empty())
+        .or_else(|| rows().find(|t| t.default))
+}
+
+/// The default row of an arch, any os, linux first (what xx's per-arch rules hang on).
+pub fn arch_default(arch: &str) -> Option<&'static Target> {
+    find("linux", arch, "").or_else(|| TARGETS.iter().find(|t| t.arch == arch && t.default))
+}
+
+/// Reverse lookup of `uname -m`: the first row whose march matches.
+pub fn by_march(march: &str) -> Option<&'static Target> {
+    TARGETS.iter().find(|t| t.march == march)
+}
