@@ -12,6 +12,15 @@ struct Table {
     os: BTreeMap<String, Os>,
     vendor: BTreeMap<String, Vendor>,
     target: Vec<Row>,
+    verify_only: Vec<VerifyOnly>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyOnly {
+    arch: String,
+    bin: Bin,
+    file: FilePatterns,
 }
 
 #[derive(Deserialize)]
@@ -25,6 +34,8 @@ struct Os {
     file: Vec<String>,
     #[serde(default)]
     file_reject: Vec<String>,
+    #[serde(default)]
+    static_check: bool,
 }
 
 #[derive(Deserialize)]
@@ -186,13 +197,14 @@ fn generate(table: &Table) -> String {
         };
         let _ = writeln!(
             s,
-            "    OsInfo {{ name: {name:?}, triple: {}, vendor: {}, libc: {}, macos_min: {}, format: {format}, file: {}, file_reject: {} }},",
+            "    OsInfo {{ name: {name:?}, triple: {}, vendor: {}, libc: {}, macos_min: {}, format: {format}, file: {}, file_reject: {}, static_check: {} }},",
             opt(&os.triple),
             opt(&os.vendor),
             opt(&os.libc),
             opt(&os.macos_min),
             strs(&os.file),
             strs(&os.file_reject),
+            os.static_check,
         );
     }
     s.push_str("];\n\npub static VENDORS: &[VendorInfo] = &[\n");
@@ -266,6 +278,22 @@ fn generate(table: &Table) -> String {
             opt(&b.loader_gnu),
             opt(&b.loader_musl),
             strs(&row.file.arch),
+        );
+    }
+    s.push_str("];\n\npub static VERIFY_ONLY: &[VerifyOnly] = &[\n");
+    for v in &table.verify_only {
+        let endian = if v.bin.endian == "big" {
+            "Endian::Big"
+        } else {
+            "Endian::Little"
+        };
+        let _ = writeln!(
+            s,
+            "    VerifyOnly {{ arch: {:?}, machine: {}, bits: {}, endian: {endian}, file_arch: {} }},",
+            v.arch,
+            v.bin.machine,
+            v.bin.bits,
+            strs(&v.file.arch)
         );
     }
     s.push_str("];\n");

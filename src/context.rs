@@ -2,7 +2,7 @@
 //! Passed down explicitly so tests can build one without touching the host.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::env_vars;
 
@@ -43,10 +43,6 @@ impl Context {
     /// A host path such as `/etc/os-release`, under `XX_HOST_ROOT` when set.
     pub fn host_path(&self, absolute: &str) -> PathBuf {
         self.root.join(absolute.trim_start_matches('/'))
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     /// The host's `uname -m`, or `XX_HOST_MARCH` when set (tests, and hosts that lie).

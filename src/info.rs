@@ -300,6 +300,7 @@ fn print_json(ctx: &Context, r: &Resolved) -> Result<ExitCode> {
         "supported": r.is_supported(),
         "os_version": r.os_version,
         "vendor": r.vendor,
+        "distro": r.distro,
         "libc": r.libc,
         "march": r.march,
         "debian_arch": r.deb,

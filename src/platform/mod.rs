@@ -5,9 +5,6 @@ mod parse;
 mod resolve;
 mod table;
 
-pub use parse::{normalize_alias, parse_cli_platform, CliPlatform};
+pub use parse::parse_cli_platform;
 pub use resolve::Resolved;
-pub use table::{
-    arch_default, by_march, find, os_info, vendor_info, BinaryInfo, Endian, Format, OsInfo,
-    PkgArch, Target, TARGETS,
-};
+pub use table::{find, os_info, Endian, Format, OsInfo, Target, TARGETS, VERIFY_ONLY};

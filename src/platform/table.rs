@@ -93,6 +93,18 @@ pub struct OsInfo {
     pub format: Format,
     pub file: &'static [&'static str],
     pub file_reject: &'static [&'static str],
+    /// `xx-verify --static` applies (xx checks linking on linux and freebsd only).
+    pub static_check: bool,
+}
+
+/// An arch only xx-verify knows (no triples, no packages): what its binaries look like.
+#[derive(Debug)]
+pub struct VerifyOnly {
+    pub arch: &'static str,
+    pub machine: u32,
+    pub bits: u8,
+    pub endian: Endian,
+    pub file_arch: &'static [&'static str],
 }
 
 #[derive(Debug)]
@@ -106,14 +118,6 @@ pub struct VendorInfo {
 include!(concat!(env!("OUT_DIR"), "/targets.rs"));
 
 impl Target {
-    pub fn pkg_arch(&self, kind: PkgArch) -> &'static str {
-        match kind {
-            PkgArch::Deb => self.deb,
-            PkgArch::Apk => self.apk,
-            PkgArch::Rpm => self.rpm,
-        }
-    }
-
     /// A per-libc column (`rust`, `zig`): the libc's entry, else the `any` entry.
     pub fn by_libc(
         column: &'static [(&'static str, &'static str)],

@@ -1,0 +1,134 @@
+//! Test harness: runs the real `xx` binary under its personality names, in a temp dir,
+//! with a clean environment and a fake host root (never the machine's own /etc).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// A directory with `xx-info`, `xx-verify`, … links to the binary under test.
+pub fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("xx-test-bin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create bin dir");
+        let out = Command::new(env!("CARGO_BIN_EXE_xx"))
+            .arg("install-links")
+            .arg("--force")
+            .arg(&dir)
+            .output()
+            .expect("run xx install-links");
+        assert!(out.status.success(), "install-links failed: {out:?}");
+        dir
+    })
+}
+
+/// A fake host root holding an /etc/os-release (or none).
+pub struct HostRoot {
+    pub dir: tempfile::TempDir,
+}
+
+impl HostRoot {
+    pub fn new(os_release: Option<&str>) -> HostRoot {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("etc")).expect("mkdir etc");
+        if let Some(text) = os_release {
+            std::fs::write(dir.path().join("etc/os-release"), text).expect("write os-release");
+        }
+        HostRoot { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+pub struct Run {
+    pub name: String,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<PathBuf>,
+}
+
+impl Run {
+    /// `xx-NAME args…` with only PATH, HOME and the given variables set.
+    pub fn new(name: &str, args: &[&str]) -> Run {
+        Run {
+            name: name.to_string(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: BTreeMap::new(),
+            cwd: None,
+        }
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Run {
+        self.env.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    pub fn envs(mut self, pairs: &[(&str, &str)]) -> Run {
+        for (k, v) in pairs {
+            self.env.insert(k.to_string(), v.to_string());
+        }
+        self
+    }
+
+    pub fn root(self, root: &HostRoot) -> Run {
+        let path = root.path().to_string_lossy().into_owned();
+        self.env("XX_HOST_ROOT", &path)
+    }
+
+    pub fn output(&self) -> Output {
+        let program = bin_dir().join(&self.name);
+        let mut cmd = Command::new(&program);
+        cmd.args(&self.args).env_clear();
+        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+        cmd.env("HOME", std::env::var("HOME").unwrap_or_default());
+        cmd.envs(&self.env);
+        if let Some(cwd) = &self.cwd {
+            cmd.current_dir(cwd);
+        }
+        cmd.output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
+    }
+
+    pub fn describe(&self) -> String {
+        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{} {} {}", env.join(" "), self.name, self.args.join(" "))
+    }
+}
+
+pub struct Checked {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+/// Runs and returns stdout/stderr/exit code; panics on a signal (a crash is a failure).
+pub fn run(r: &Run) -> Checked {
+    let out = r.output();
+    let code = out
+        .status
+        .code()
+        .unwrap_or_else(|| panic!("{} was killed by a signal: {:?}", r.describe(), out.status));
+    Checked {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code,
+    }
+}
+
+/// Whether a tool exists; if not, fail under XX_TEST_STRICT=1 and skip loudly otherwise.
+pub fn require_tool(tool: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))
+        .unwrap_or(false);
+    if found {
+        return true;
+    }
+    if std::env::var("XX_TEST_STRICT").as_deref() == Ok("1") {
+        panic!("{tool} is not installed and XX_TEST_STRICT=1: run scripts/setup-test-deps");
+    }
+    eprintln!("SKIPPED: {tool} is not installed (run scripts/setup-test-deps); XX_TEST_STRICT=1 makes this fail");
+    false
+}
