@@ -1,1 +1,4 @@
-// integration tests: see tests/*.rs modules
+//! One integration-test binary (faster to link than one per file).
+
+mod info;
+mod util;

@@ -41,9 +41,14 @@ impl Resolved {
     }
 
     pub fn unsupported_message(&self) -> String {
+        let arch = if self.arch.is_empty() {
+            "unknown"
+        } else {
+            &self.arch
+        };
         format!(
-            "unsupported target: os={} arch={} variant={}",
-            self.os, self.arch, self.variant
+            "unsupported target: os={} arch={arch} variant={}",
+            self.os, self.variant
         )
     }
 
