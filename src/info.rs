@@ -221,7 +221,7 @@ fn macos_sdk(ctx: &Context) -> String {
     }
 }
 
-fn row<'a>(r: &'a Resolved) -> Result<&'static Target> {
+fn row(r: &Resolved) -> Result<&'static Target> {
     r.target
         .ok_or_else(|| anyhow::anyhow!("{}", r.unsupported_message()))
 }

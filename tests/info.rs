@@ -2,7 +2,7 @@
 //! command and distro flavour (fake os-release under XX_HOST_ROOT), plus the cases of
 //! xx's own test-info-*.bats.
 
-use crate::util::{run, HostRoot, Run};
+use crate::util::{run, Env, HostRoot, Run};
 
 /// The spec's table (shared/spec/xx-commands.md §1.2), typed in independently of
 /// toolchains/targets.toml: platform, march, deb, apk, rpm, Debian/RHEL triple,
@@ -435,7 +435,7 @@ fn cargo_overrides_give_rust_style_triples() {
 fn xx_bats_cases() {
     let debian = HostRoot::new(Some("ID=debian\nVERSION_ID=\"12\"\n"));
     let alpine = HostRoot::new(Some("ID=alpine\nVERSION_ID=3.20.3\n"));
-    let cases: &[(&HostRoot, &[(&str, &str)], &str, &str)] = &[
+    let cases: &[(&HostRoot, Env, &str, &str)] = &[
         // test-info-common.bats
         (&debian, &[("TARGETPLATFORM", "foo/bar")], "os", "foo"),
         (&debian, &[("TARGETPLATFORM", "foo/bar")], "arch", "bar"),
@@ -857,7 +857,7 @@ fn xx_info_and_xx_space_info_are_the_same() {
 #[test]
 fn beyond_xx_commands() {
     let root = HostRoot::new(Some("ID=debian\nVERSION_ID=12\n"));
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    let cases: &[(&[&str], Env, &str)] = &[
         (
             &["rust-triple"],
             &[("TARGETPLATFORM", "linux/arm/v7")],

@@ -132,3 +132,6 @@ pub fn require_tool(tool: &str) -> bool {
     eprintln!("SKIPPED: {tool} is not installed (run scripts/setup-test-deps); XX_TEST_STRICT=1 makes this fail");
     false
 }
+
+/// A list of environment variables for a case table.
+pub type Env = &'static [(&'static str, &'static str)];

@@ -209,18 +209,18 @@ fn check_beyond(
     if !opts.strict {
         return Ok(());
     }
+    if let (Some(want), Some(have)) = (e.arm_arch, f.arm_arch) {
+        if have > want {
+            return Err(format!(
+                "file {file} needs ARMv{have}, newer than the target's ARMv{want}: {out}"
+            ));
+        }
+    }
     if let (Some(want), Some(have)) = (e.float_abi, f.float_abi.as_deref()) {
         if want != have {
             return Err(format!(
                 "file {file} uses the {have}-float ABI, expected {want} for {}/{}: {out}",
                 e.os_name, e.arch_name
-            ));
-        }
-    }
-    if let (Some(want), Some(have)) = (e.arm_arch, f.arm_arch) {
-        if have > want {
-            return Err(format!(
-                "file {file} needs ARMv{have}, newer than the target's ARMv{want}: {out}"
             ));
         }
     }
