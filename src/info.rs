@@ -265,29 +265,27 @@ fn qemu(r: &Resolved) -> Result<&'static str> {
 }
 
 fn list() -> String {
-    let mut out = format!(
-        "{:<16} {:<12} {:<9} {:<12} {:<9} {:<32} {:<14}",
-        "PLATFORM", "MARCH", "DEBIAN", "ALPINE", "RPM", "RUST (gnu | musl)", "QEMU"
-    );
+    let mut rows = vec![["PLATFORM", "MARCH", "DEBIAN", "ALPINE", "RPM", "QEMU"].map(String::from).to_vec()];
+    rows[0].push("RUST (gnu | musl)".to_string());
     for t in platform::TARGETS {
         let rust: Vec<&str> = t.rust.iter().map(|(_, v)| *v).collect();
-        let rust = if rust.is_empty() {
-            "-".to_string()
-        } else {
-            rust.join(" | ")
-        };
-        out.push_str(&format!(
-            "\n{:<16} {:<12} {:<9} {:<12} {:<9} {:<32} {:<14}",
-            t.platform,
-            t.march,
-            t.deb,
-            t.apk,
-            t.rpm,
-            rust,
-            t.qemu.unwrap_or("-")
-        ));
+        let mut row: Vec<String> = [t.platform, t.march, t.deb, t.apk, t.rpm, t.qemu.unwrap_or("-")]
+            .map(String::from)
+            .to_vec();
+        row.push(if rust.is_empty() { "-".to_string() } else { rust.join(" | ") });
+        rows.push(row);
     }
-    out
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let cells: Vec<String> = r.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+            cells.join("  ").trim_end().to_string()
+        })
+        .collect();
+    lines.join("\n")
 }
 
 fn print_json(ctx: &Context, r: &Resolved) -> Result<ExitCode> {

@@ -172,3 +172,37 @@ pub fn arch_default(arch: &str) -> Option<&'static Target> {
 pub fn by_march(march: &str) -> Option<&'static Target> {
     TARGETS.iter().find(|t| t.march == march)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn every_rust_triple_is_valid() {
+        for t in TARGETS {
+            for (libc, rust) in t.rust {
+                let parsed = target_lexicon::Triple::from_str(rust)
+                    .unwrap_or_else(|e| panic!("{}: rust triple {rust} ({libc}) is invalid: {e}", t.platform));
+                assert_eq!(parsed.to_string(), *rust, "{} round trip", t.platform);
+            }
+        }
+    }
+
+    #[test]
+    fn march_reverse_lookup_round_trips() {
+        // Every linux default row is found again from its own `uname -m`.
+        for t in TARGETS.iter().filter(|t| t.os == "linux" && t.default) {
+            let back = by_march(t.march).expect("march maps back");
+            assert_eq!((back.arch, back.variant), (t.arch, t.variant), "{}", t.platform);
+        }
+    }
+
+    #[test]
+    fn every_row_is_found_by_its_platform() {
+        for t in TARGETS {
+            let found = find(t.os, t.arch, t.variant).expect("row is found");
+            assert_eq!(found.platform, t.platform);
+        }
+    }
+}
