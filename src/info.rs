@@ -265,14 +265,27 @@ fn qemu(r: &Resolved) -> Result<&'static str> {
 }
 
 fn list() -> String {
-    let mut rows = vec![["PLATFORM", "MARCH", "DEBIAN", "ALPINE", "RPM", "QEMU"].map(String::from).to_vec()];
+    let mut rows = vec![["PLATFORM", "MARCH", "DEBIAN", "ALPINE", "RPM", "QEMU"]
+        .map(String::from)
+        .to_vec()];
     rows[0].push("RUST (gnu | musl)".to_string());
     for t in platform::TARGETS {
         let rust: Vec<&str> = t.rust.iter().map(|(_, v)| *v).collect();
-        let mut row: Vec<String> = [t.platform, t.march, t.deb, t.apk, t.rpm, t.qemu.unwrap_or("-")]
-            .map(String::from)
-            .to_vec();
-        row.push(if rust.is_empty() { "-".to_string() } else { rust.join(" | ") });
+        let mut row: Vec<String> = [
+            t.platform,
+            t.march,
+            t.deb,
+            t.apk,
+            t.rpm,
+            t.qemu.unwrap_or("-"),
+        ]
+        .map(String::from)
+        .to_vec();
+        row.push(if rust.is_empty() {
+            "-".to_string()
+        } else {
+            rust.join(" | ")
+        });
         rows.push(row);
     }
     let widths: Vec<usize> = (0..rows[0].len())
@@ -281,7 +294,11 @@ fn list() -> String {
     let lines: Vec<String> = rows
         .iter()
         .map(|r| {
-            let cells: Vec<String> = r.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+            let cells: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .map(|(cell, w)| format!("{cell:<w$}"))
+                .collect();
             cells.join("  ").trim_end().to_string()
         })
         .collect();

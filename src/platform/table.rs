@@ -182,8 +182,12 @@ mod tests {
     fn every_rust_triple_is_valid() {
         for t in TARGETS {
             for (libc, rust) in t.rust {
-                let parsed = target_lexicon::Triple::from_str(rust)
-                    .unwrap_or_else(|e| panic!("{}: rust triple {rust} ({libc}) is invalid: {e}", t.platform));
+                let parsed = target_lexicon::Triple::from_str(rust).unwrap_or_else(|e| {
+                    panic!(
+                        "{}: rust triple {rust} ({libc}) is invalid: {e}",
+                        t.platform
+                    )
+                });
                 assert_eq!(parsed.to_string(), *rust, "{} round trip", t.platform);
             }
         }
@@ -194,7 +198,12 @@ mod tests {
         // Every linux default row is found again from its own `uname -m`.
         for t in TARGETS.iter().filter(|t| t.os == "linux" && t.default) {
             let back = by_march(t.march).expect("march maps back");
-            assert_eq!((back.arch, back.variant), (t.arch, t.variant), "{}", t.platform);
+            assert_eq!(
+                (back.arch, back.variant),
+                (t.arch, t.variant),
+                "{}",
+                t.platform
+            );
         }
     }
 
