@@ -44,8 +44,24 @@ Options added by this xx:
 
 ";
 
-/// Commands that work for targets xx does not know (xx-verify relies on these).
-const WITHOUT_TABLE: &[&str] = &["arch", "variant", "os", "os-version", "vendor", "libc"];
+/// Commands that fail for a target the table does not know. The others (`arch`, `os`,
+/// `variant`, `os-version`, `vendor`, `libc`) answer for any target, as in xx.
+const NEEDS_TABLE: &[&str] = &[
+    "",
+    "triple",
+    "is-cross",
+    "march",
+    "debian-arch",
+    "alpine-arch",
+    "rhel-arch",
+    "pkg-arch",
+    "env",
+    "sysroot",
+    "rust-triple",
+    "go-env",
+    "zig-target",
+    "qemu",
+];
 
 struct Args {
     command: String,
@@ -65,10 +81,7 @@ pub fn run(ctx: &mut Context, prog: &str, args: &[String]) -> Result<ExitCode> {
     if args.json {
         return print_json(ctx, &r);
     }
-    if !WITHOUT_TABLE.contains(&args.command.as_str())
-        && !r.is_supported()
-        && is_known(&args.command)
-    {
+    if NEEDS_TABLE.contains(&args.command.as_str()) && !r.is_supported() {
         eprintln!("{}", r.unsupported_message());
         return Ok(ExitCode::FAILURE);
     }
@@ -106,25 +119,6 @@ pub fn run(ctx: &mut Context, prog: &str, args: &[String]) -> Result<ExitCode> {
         }
     };
     print(&out)
-}
-
-fn is_known(command: &str) -> bool {
-    matches!(
-        command,
-        "" | "triple"
-            | "is-cross"
-            | "march"
-            | "debian-arch"
-            | "alpine-arch"
-            | "rhel-arch"
-            | "pkg-arch"
-            | "env"
-            | "sysroot"
-            | "rust-triple"
-            | "go-env"
-            | "zig-target"
-            | "qemu"
-    )
 }
 
 /// xx reads only `$1`; our options may stand anywhere and are taken out first.

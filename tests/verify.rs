@@ -418,6 +418,17 @@ fn verified_binaries_run_under_qemu() {
     }
 }
 
+/// A named pipe nobody writes to: opening it for reading would block forever.
+fn fifo(dir: &Path) -> String {
+    let path = dir.join("fifo");
+    let status = Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success());
+    path.to_string_lossy().into_owned()
+}
+
 #[test]
 fn hostile_inputs_get_a_clear_error_and_never_a_panic() {
     let dir = tempfile::tempdir().unwrap();
@@ -473,6 +484,7 @@ fn hostile_inputs_get_a_clear_error_and_never_a_panic() {
             "does not match expected target OS linux",
         ),
         (dir.path().to_string_lossy().into_owned(), "file not found"),
+        (fifo(dir.path()), "file not found"),
     ];
     for (path, want) in &cases {
         let r = verify(&[("TARGETPLATFORM", "linux/arm64")], &[path]);

@@ -139,10 +139,10 @@ fn verify_one(opts: &Options, e: &Expected, file: &str, file_text: Option<&str>)
         report.result = check(opts, e, file, &Evidence::FileText(text), text);
         return report;
     }
-    let opened = File::open(file)
-        .ok()
-        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()));
-    let Some(handle) = opened else {
+    // Like xx's `[ -f F ]`: only regular files (after symlinks). Checked before opening,
+    // so a FIFO never blocks us.
+    let regular = std::fs::metadata(file).is_ok_and(|m| m.is_file());
+    let Some(handle) = regular.then(|| File::open(file).ok()).flatten() else {
         report.result = Err(format!("file not found: {file}"));
         return report;
     };
