@@ -4,7 +4,7 @@
 //! `--max-glibc`, `--strict` (float ABI, ARM level, loader) and a `--json` report.
 
 mod expect;
-mod inspect;
+pub mod inspect;
 
 use std::fs::File;
 use std::io::Write;
@@ -16,7 +16,7 @@ use crate::context::Context;
 use crate::env_vars as ev;
 use crate::platform::Resolved;
 use expect::{describe, Evidence, Expected, Unsupported};
-pub use inspect::Facts;
+pub use inspect::{inspect, Facts, InspectError};
 
 struct Options {
     is_static: bool,

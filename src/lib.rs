@@ -1,0 +1,68 @@
+//! xx: a cross-compilation toolchain manager compatible with tonistiigi/xx.
+//! One multi-call binary: `xx NAME …` and `xx-NAME …` (a link to it) are the same.
+//! The personality is picked from argv[0] before any other work: xx-info runs dozens of
+//! times per Dockerfile, so nothing here may cost more than a few microseconds.
+
+mod cli;
+pub mod context;
+pub mod env_vars;
+pub mod info;
+mod links;
+pub mod platform;
+pub mod verify;
+
+use std::process::ExitCode;
+
+use context::Context;
+
+/// The `xx-NAME` personalities; `xx install-links` creates one link per name.
+pub const PERSONALITIES: &[&str] = &["info", "verify"];
+
+/// Dispatches one process: picks the personality from argv[0] (or `xx NAME`) and runs it.
+pub fn run_multicall() -> ExitCode {
+    let mut args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let argv0 = if args.is_empty() {
+        "xx".to_string()
+    } else {
+        args.remove(0)
+    };
+    let stem = std::path::Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+
+    let (name, prog) = match stem.strip_prefix("xx-") {
+        Some(name) => (name.to_string(), stem.clone()),
+        None => match args.first() {
+            Some(first) if PERSONALITIES.contains(&first.as_str()) => {
+                let name = args.remove(0);
+                let prog = format!("xx {name}");
+                (name, prog)
+            }
+            _ => return report("xx", cli::run(&argv0, args)),
+        },
+    };
+    let mut ctx = Context::from_process();
+    let result = match name.as_str() {
+        "info" => info::run(&mut ctx, &prog, &args),
+        "verify" => verify::run(&ctx, &prog, &args),
+        other => Err(anyhow::anyhow!(
+            "unknown personality xx-{other}; known: {}",
+            PERSONALITIES.join(", ")
+        )),
+    };
+    report(&prog, result)
+}
+
+/// The one place an error becomes a message and an exit code.
+fn report(prog: &str, result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("{prog}: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
