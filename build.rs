@@ -70,6 +70,10 @@ struct Row {
     go: BTreeMap<String, String>,
     go_variant: Option<String>,
     qemu: Option<String>,
+    meson: String,
+    #[serde(default)]
+    cc: CcFacts,
+    multiarch: Option<String>,
     macos_min: Option<String>,
     bin: Bin,
     file: FilePatterns,
@@ -84,6 +88,23 @@ struct Triple {
     arch_env: Option<String>,
     alpine_arch: Option<String>,
     alpine_abi: Option<String>,
+    clang_arch: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct CcFacts {
+    lld: bool,
+    lld_static: bool,
+}
+
+impl Default for CcFacts {
+    fn default() -> Self {
+        CcFacts {
+            lld: true,
+            lld_static: true,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -248,8 +269,8 @@ fn generate(table: &Table) -> String {
             s,
             "    Target {{ platform: {:?}, os: {os:?}, arch: {arch:?}, variant: {variant:?}, default: {}, \
              platform_variant: {platform_variant}, extra_variants: {}, aliases: {}, march: {:?}, deb: {:?}, apk: {:?}, rpm: {:?}, \
-             triple: TripleParts {{ arch: {:?}, abi: {:?}, arch_env: {}, alpine_arch: {}, alpine_abi: {} }}, \
-             rust: {}, zig: {}, go: {}, go_variant: {}, qemu: {}, macos_min: {}, \
+             triple: TripleParts {{ arch: {:?}, abi: {:?}, arch_env: {}, alpine_arch: {}, alpine_abi: {}, clang_arch: {} }}, \
+             rust: {}, zig: {}, go: {}, go_variant: {}, qemu: {}, meson: {:?}, lld: {}, lld_static: {}, multiarch: {}, macos_min: {}, \
              bin: BinaryInfo {{ machine: {}, bits: {}, endian: {endian}, float_abi: {}, float_abi_musl: {}, arm_arch: {arm_arch}, loader_gnu: {}, loader_musl: {} }}, \
              file_arch: {} }},",
             row.platform,
@@ -265,11 +286,16 @@ fn generate(table: &Table) -> String {
             opt(&t.arch_env),
             opt(&t.alpine_arch),
             opt(&t.alpine_abi),
+            opt(&t.clang_arch),
             pairs(&row.rust),
             pairs(&row.zig),
             pairs(&row.go),
             opt(&row.go_variant),
             opt(&row.qemu),
+            row.meson,
+            row.cc.lld,
+            row.cc.lld_static,
+            opt(&row.multiarch),
             opt(&row.macos_min),
             b.machine,
             b.bits,

@@ -28,6 +28,11 @@ impl Context {
         Context { vars, root }
     }
 
+    /// A copy to change for one lookup (e.g. a `--target` given on the command line).
+    pub fn clone_vars(&self) -> Context {
+        Context::new(self.vars.clone())
+    }
+
     /// The variable's value; unset and empty are the same, as in xx's `[ -n "$VAR" ]`.
     pub fn var(&self, name: &str) -> Option<&str> {
         self.vars

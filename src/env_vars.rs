@@ -33,6 +33,10 @@ env_vars! {
     XX_RHEL_ARCH, "info", "RPM arch for an arch xx does not know.";
     XX_OS_VERSION, "info", "os-version when there is no /etc/os-release.";
     XX_GLIBC_VERSION, "info", "glibc version appended to `xx info zig-target` (e.g. 2.17).";
+    XX_PREFIX, "cc", "Directory for <triple>.cfg and the <triple>-* aliases (default /usr/bin as root in a container, else ~/.local/share/xx/bin).";
+    XX_CC_COMPILER, "cc", "Backend: clang (default when installed), gcc (Debian's <triple>-gcc) or zig.";
+    XX_CC_PREFER_LINKER, "cc", "lld (default), ld or gold.";
+    XX_CC_PREFER_STATIC_LINKER, "cc", "Set: bfd ld where lld's static output is not trusted (386, ppc64le).";
     XX_VERIFY_STATIC, "verify", "1: every file must be statically linked (like --static).";
     XX_VERIFY_FILE_CMD_OUTPUT, "verify", "Check this text as if file(1) had printed it, instead of reading the file.";
     XX_VERIFY_NOLOCK, "verify", "Accepted for compatibility; xx-verify takes no lock.";

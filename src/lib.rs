@@ -3,6 +3,7 @@
 //! The personality is picked from argv[0] before any other work: xx-info runs dozens of
 //! times per Dockerfile, so nothing here may cost more than a few microseconds.
 
+pub mod cc;
 mod cli;
 pub mod context;
 pub mod env_vars;
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 use context::Context;
 
 /// The `xx-NAME` personalities; `xx install-links` creates one link per name.
-pub const PERSONALITIES: &[&str] = &["info", "verify"];
+pub const PERSONALITIES: &[&str] = &["info", "verify", "cc", "c++", "clang", "clang++"];
 
 /// Dispatches one process: picks the personality from argv[0] (or `xx NAME`) and runs it.
 pub fn run_multicall() -> ExitCode {
@@ -35,6 +36,15 @@ pub fn run_multicall() -> ExitCode {
 
     let (name, prog) = match stem.strip_prefix("xx-") {
         Some(name) => (name.to_string(), stem.clone()),
+        // `clang` linked to xx by `xx-clang --wrap`.
+        None if stem == "clang" || stem == "clang++" => (stem.clone(), stem.clone()),
+        None if stem != "xx" => {
+            let ctx = Context::from_process();
+            match cc::run_alias(&ctx, &stem, &args) {
+                Some(result) => return report(&stem, result),
+                None => return report("xx", cli::run(&argv0, args)),
+            }
+        }
         None => match args.first() {
             Some(first) if PERSONALITIES.contains(&first.as_str()) => {
                 let name = args.remove(0);
@@ -48,6 +58,7 @@ pub fn run_multicall() -> ExitCode {
     let result = match name.as_str() {
         "info" => info::run(&mut ctx, &prog, &args),
         "verify" => verify::run(&ctx, &prog, &args),
+        "cc" | "c++" | "clang" | "clang++" => cc::run_personality(&ctx, &name, &args),
         other => Err(anyhow::anyhow!(
             "unknown personality xx-{other}; known: {}",
             PERSONALITIES.join(", ")

@@ -25,6 +25,10 @@ pub struct Resolved {
     pub rpm: String,
     pub pkg_arch: String,
     pub triple: String,
+    /// `--target` for clang (the triple, with arches clang knows).
+    pub clang_triple: String,
+    /// The Debian/GNU triple: cross gcc and binutils names (`aarch64-linux-gnu`).
+    pub gnu_triple: String,
     pub macos_min: String,
 }
 
@@ -213,6 +217,8 @@ fn resolve(
         rpm: env_or(ctx, ev::XX_RHEL_ARCH, "unknown"),
         pkg_arch: String::new(),
         triple: env_or(ctx, ev::XX_TRIPLE, "unknown-unknown-none"),
+        clang_triple: String::new(),
+        gnu_triple: String::new(),
         macos_min,
     };
     if let Some(t) = target {
@@ -220,7 +226,9 @@ fn resolve(
         r.deb = t.deb.to_string();
         r.apk = t.apk.to_string();
         r.rpm = t.rpm.to_string();
-        r.triple = triple(ctx, t, &r);
+        r.triple = triple(ctx, t, &r, TripleStyle::Xx);
+        r.clang_triple = triple(ctx, t, &r, TripleStyle::Clang);
+        r.gnu_triple = triple(ctx, t, &r, TripleStyle::Gnu);
     }
     r.pkg_arch = match vendor_info {
         Some(v) => match v.pkg_arch {
@@ -237,21 +245,44 @@ fn env_or(ctx: &Context, name: &str, default: &str) -> String {
     ctx.var(name).unwrap_or(default).to_string()
 }
 
-/// The clang/GNU triple from the row's parts and its os's template.
-fn triple(ctx: &Context, t: &Target, r: &Resolved) -> String {
-    let alpine = r.vendor == "alpine";
+/// Which of a target's triples to spell.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TripleStyle {
+    /// `xx-info triple`: vendor, Alpine spellings and the *_TARGET_ARCH overrides, as xx.
+    Xx,
+    /// What clang accepts as `--target`: as Xx, but arches clang does not know
+    /// (`riscv64gc`) fall back to the row's `clang_arch`.
+    Clang,
+    /// The GNU/Debian triple of binutils and cross gcc: no vendor, no overrides.
+    Gnu,
+}
+
+/// A triple from the row's parts and its os's template.
+fn triple(ctx: &Context, t: &Target, r: &Resolved, style: TripleStyle) -> String {
+    let alpine = r.vendor == "alpine" && style != TripleStyle::Gnu;
     let parts = &t.triple;
-    let arch = parts
+    let overridden = parts
         .arch_env
-        .and_then(|name| ctx.var(name))
-        .or(if alpine { parts.alpine_arch } else { None })
-        .unwrap_or(parts.arch);
+        .filter(|_| style != TripleStyle::Gnu)
+        .and_then(|name| ctx.var(name));
+    let arch = match (style, overridden, parts.clang_arch) {
+        (TripleStyle::Clang, Some(_), Some(clang_arch)) => Some(clang_arch),
+        (_, over, _) => over,
+    }
+    .or(if alpine { parts.alpine_arch } else { None })
+    .unwrap_or(parts.arch);
     let abi = if alpine { parts.alpine_abi } else { None }.unwrap_or(parts.abi);
-    let omit = table::vendor_info(&r.vendor).is_some_and(|v| v.omit_from_triple);
+    let omit = style == TripleStyle::Gnu
+        || table::vendor_info(&r.vendor).is_some_and(|v| v.omit_from_triple);
     let vendor = if omit {
         String::new()
     } else {
         format!("-{}", r.vendor)
+    };
+    let libc = if style == TripleStyle::Gnu && r.libc != "musl" {
+        "gnu"
+    } else {
+        &r.libc
     };
     let template = t
         .os_info()
@@ -260,7 +291,7 @@ fn triple(ctx: &Context, t: &Target, r: &Resolved) -> String {
     template
         .replace("{arch}", arch)
         .replace("{vendor}", &vendor)
-        .replace("{libc}", &r.libc)
+        .replace("{libc}", libc)
         .replace("{abi}", abi)
         .replace("{macos}", &r.macos_min)
 }

@@ -42,6 +42,8 @@ pub struct TripleParts {
     pub arch_env: Option<&'static str>,
     pub alpine_arch: Option<&'static str>,
     pub alpine_abi: Option<&'static str>,
+    /// The arch clang accepts when `arch_env` names one it does not (`riscv64gc`).
+    pub clang_arch: Option<&'static str>,
 }
 
 #[derive(Debug)]
@@ -77,6 +79,14 @@ pub struct Target {
     pub go: &'static [(&'static str, &'static str)],
     pub go_variant: Option<&'static str>,
     pub qemu: Option<&'static str>,
+    /// Meson's `cpu_family`.
+    pub meson: &'static str,
+    /// lld can link this target (lld 14 cannot link riscv64, s390x, loong64).
+    pub lld: bool,
+    /// lld's static output is trusted (XX_CC_PREFER_STATIC_LINKER says no for 386, ppc64le).
+    pub lld_static: bool,
+    /// Debian's multiarch tuple, where it is not the GNU triple.
+    pub multiarch: Option<&'static str>,
     pub macos_min: Option<&'static str>,
     pub bin: BinaryInfo,
     pub file_arch: &'static [&'static str],

@@ -1,0 +1,57 @@
+//! Where xx-cc puts its per-target files, and how it finds the real tools.
+
+use std::path::{Path, PathBuf};
+
+use crate::context::Context;
+use crate::env_vars as ev;
+
+/// The directory for `<triple>.cfg`, `<triple>-clang`, … : `XX_PREFIX`, else `/usr/bin`
+/// as root in a container (what tonistiigi/xx does), else a per-user data dir (no root).
+pub fn dir(ctx: &Context) -> PathBuf {
+    if let Some(p) = ctx.var(ev::XX_PREFIX) {
+        return PathBuf::from(p);
+    }
+    if is_root() && in_container(ctx) {
+        return PathBuf::from("/usr/bin");
+    }
+    let data = ctx
+        .var("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| ctx.var("HOME").map(|h| Path::new(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    data.join("xx/bin")
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn in_container(ctx: &Context) -> bool {
+    ctx.var("container").is_some()
+        || ctx.host_path("/.dockerenv").exists()
+        || ctx.host_path("/run/.containerenv").exists()
+}
+
+/// The first `name` on PATH that is not this executable (so a `clang` link to xx, made
+/// by `--wrap`, still finds the real clang).
+pub fn find_tool(ctx: &Context, name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return p.is_file().then_some(p);
+    }
+    let me = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok());
+    let path = ctx.var("PATH")?;
+    std::env::split_paths(path)
+        .map(|dir| dir.join(name))
+        .filter(|p| is_executable(p))
+        .find(|p| me.is_none() || p.canonicalize().ok() != me)
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}

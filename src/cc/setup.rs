@@ -1,0 +1,165 @@
+//! Per-target setup: linker choice, the clang config file, the `<triple>-*` aliases and
+//! the CMake/Meson files. Idempotent, atomic (temp + rename) and locked, so parallel
+//! BuildKit stages setting up different targets leave a consistent prefix.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+
+use super::prefix;
+use super::Target;
+use crate::context::Context;
+use crate::env_vars as ev;
+
+/// LLVM tools that stand in for binutils under `<triple>-NAME`.
+const LLVM_TOOLS: &[&str] = &[
+    "ar",
+    "ranlib",
+    "nm",
+    "strip",
+    "readelf",
+    "objcopy",
+    "objdump",
+    "addr2line",
+    "size",
+    "strings",
+    "profdata",
+    "dlltool",
+];
+
+/// The `-fuse-ld`/`--ld-path` argument for the target, by xx's preference order.
+pub fn linker_flag(ctx: &Context, t: &Target) -> Result<String> {
+    let prefer = ctx.var(ev::XX_CC_PREFER_LINKER).unwrap_or("lld");
+    let static_pref = ctx.var(ev::XX_CC_PREFER_STATIC_LINKER).is_some();
+    let lld_ok = t.row.lld && !(static_pref && !t.row.lld_static);
+    let lld = || prefix::find_tool(ctx, "ld.lld").filter(|_| lld_ok);
+    if prefer == "lld" && lld().is_some() {
+        return Ok("-fuse-ld=lld".into());
+    }
+    if prefer == "gold" {
+        if let Some(gold) = prefix::find_tool(ctx, &format!("{}-ld.gold", t.gnu)) {
+            return Ok(format!("--ld-path={}", gold.display()));
+        }
+    }
+    if let Some(bfd) = prefix::find_tool(ctx, &format!("{}-ld", t.gnu)) {
+        return Ok(format!("--ld-path={}", bfd.display()));
+    }
+    if lld().is_some() {
+        return Ok("-fuse-ld=lld".into());
+    }
+    bail!(
+        "no suitable linker found for {}. Please install lld or ld for your target\n\
+         help: apt-get install binutils-{}{}",
+        t.name,
+        t.gnu.replace('_', "-"),
+        if t.row.lld { " (or lld)" } else { "" }
+    )
+}
+
+/// The clang config file's text.
+pub fn config_text(ctx: &Context, t: &Target) -> Result<String> {
+    Ok(format!(
+        "--target={}\n{}\n",
+        t.clang_target,
+        linker_flag(ctx, t)?
+    ))
+}
+
+pub fn config_path(ctx: &Context, t: &Target) -> PathBuf {
+    prefix::dir(ctx).join(format!("{}.cfg", t.name))
+}
+
+/// Makes sure the target's files exist and are current; returns the config path.
+/// The common case (already set up) reads one small file and takes no lock.
+pub fn ensure(ctx: &Context, t: &Target) -> Result<PathBuf> {
+    let cfg = config_path(ctx, t);
+    let text = config_text(ctx, t)?;
+    if fs::read_to_string(&cfg).ok().as_deref() == Some(text.as_str()) {
+        return Ok(cfg);
+    }
+    let dir = prefix::dir(ctx);
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let _lock = lock(&dir)?;
+    write_aliases(ctx, t, &dir)?;
+    write_toolchain_files(ctx, t, &dir)?;
+    // The config goes last: its presence with this content means "set up".
+    write_atomic(&cfg, text.as_bytes())?;
+    Ok(cfg)
+}
+
+fn lock(dir: &Path) -> Result<File> {
+    let path = dir.join(".xx-cc.lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open lock {}", path.display()))?;
+    file.lock()
+        .with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(file)
+}
+
+fn write_aliases(ctx: &Context, t: &Target, dir: &Path) -> Result<()> {
+    let exe = std::env::current_exe().context("cannot find the path of this executable")?;
+    let exe = exe.canonicalize().unwrap_or(exe);
+    for suffix in ["clang", "clang++", "pkg-config"] {
+        link(&dir.join(format!("{}-{suffix}", t.name)), &exe)?;
+    }
+    for tool in LLVM_TOOLS {
+        if let Some(llvm) = prefix::find_tool(ctx, &format!("llvm-{tool}")) {
+            link(&dir.join(format!("{}-{tool}", t.name)), &llvm)?;
+        }
+    }
+    let ld = dir.join(format!("{}-ld", t.name));
+    if prefix::find_tool(ctx, &format!("{}-ld", t.name)).is_none() && t.row.lld {
+        if let Some(lld) = prefix::find_tool(ctx, "ld.lld") {
+            link(&ld, &lld)?;
+        }
+    }
+    Ok(())
+}
+
+/// A symlink at `at` to `to`, replacing only a symlink (ours), never a real file.
+fn link(at: &Path, to: &Path) -> Result<()> {
+    match fs::symlink_metadata(at) {
+        Ok(m) if !m.file_type().is_symlink() => return Ok(()),
+        Ok(_) if fs::read_link(at).ok().as_deref() == Some(to) => return Ok(()),
+        _ => {}
+    }
+    let tmp = temp_name(at);
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(to, &tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    fs::rename(&tmp, at).with_context(|| format!("cannot create {}", at.display()))
+}
+
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_name(path);
+    let mut f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn temp_name(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+fn write_toolchain_files(ctx: &Context, t: &Target, dir: &Path) -> Result<()> {
+    write_atomic(
+        &dir.join(format!("{}.cmake", t.name)),
+        super::files::cmake(ctx, t, dir).as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join(format!("{}.meson", t.name)),
+        super::files::meson(ctx, t, dir).as_bytes(),
+    )
+}
