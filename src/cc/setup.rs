@@ -33,7 +33,7 @@ const LLVM_TOOLS: &[&str] = &[
 pub fn linker_flag(ctx: &Context, t: &Target) -> Result<String> {
     let prefer = ctx.var(ev::XX_CC_PREFER_LINKER).unwrap_or("lld");
     let static_pref = ctx.var(ev::XX_CC_PREFER_STATIC_LINKER).is_some();
-    let lld_ok = t.row.lld && !(static_pref && !t.row.lld_static);
+    let lld_ok = t.row.lld && (t.row.lld_static || !static_pref);
     let lld = || prefix::find_tool(ctx, "ld.lld").filter(|_| lld_ok);
     if prefer == "lld" && lld().is_some() {
         return Ok("-fuse-ld=lld".into());
