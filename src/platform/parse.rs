@@ -62,7 +62,57 @@ pub fn parse_cli_platform(text: &str) -> Result<CliPlatform, String> {
     from_triple(text)
 }
 
+/// A GNU, clang, xx or Rust triple: first by the table's own spellings (what xx-info and
+/// xx-cc write, e.g. `riscv64gc-unknown-linux-gnu`, `armv6-alpine-linux-musleabihf`),
+/// then by target-lexicon's parse of Rust triples.
 fn from_triple(text: &str) -> Result<CliPlatform, String> {
+    from_spellings(text).map_or_else(|| from_lexicon(text), Ok)
+}
+
+fn from_spellings(text: &str) -> Option<CliPlatform> {
+    let parts: Vec<&str> = text.split('-').collect();
+    let (arch, last) = (*parts.first()?, *parts.last()?);
+    let os = if parts.contains(&"linux") {
+        "linux"
+    } else if last.starts_with("macos") || last == "darwin" {
+        "darwin"
+    } else if last == "mingw32" || parts.contains(&"windows") {
+        "windows"
+    } else {
+        return None;
+    };
+    let (libc, abi) = ["gnu", "musl"]
+        .iter()
+        .find_map(|libc| last.strip_prefix(libc).map(|abi| (*libc, abi)))
+        .unwrap_or(("", ""));
+    let row = table::TARGETS.iter().filter(|t| t.os == os).find(|t| {
+        let p = &t.triple;
+        let rust_arches = t.rust.iter().filter_map(|(_, r)| r.split('-').next());
+        let arch_ok = [Some(p.arch), p.alpine_arch, p.clang_arch]
+            .into_iter()
+            .flatten()
+            .chain(rust_arches)
+            .chain(t.aliases.iter().copied())
+            .any(|a| a == arch);
+        let rust_abis = t.rust.iter().filter_map(|(_, r)| r.rsplit('-').next());
+        let abi_ok =
+            os != "linux"
+                || [Some(p.abi), p.alpine_abi]
+                    .into_iter()
+                    .flatten()
+                    .chain(rust_abis.filter_map(|env| {
+                        env.strip_prefix("gnu").or_else(|| env.strip_prefix("musl"))
+                    }))
+                    .any(|a| a == abi);
+        arch_ok && abi_ok
+    })?;
+    Some(CliPlatform {
+        platform: row.platform.to_string(),
+        libc: (libc == "musl").then(|| "musl".to_string()),
+    })
+}
+
+fn from_lexicon(text: &str) -> Result<CliPlatform, String> {
     use target_lexicon::{Environment, OperatingSystem, Triple};
     let unknown =
         || format!("unknown platform {text:?}: expected os/arch[/variant] or a target triple");
@@ -155,5 +205,30 @@ mod tests {
             "linux/riscv64"
         );
         assert!(parse_cli_platform("wasm32-unknown-unknown").is_err());
+        // What xx-info and xx-cc write as alias names.
+        for (triple, platform) in [
+            ("riscv64-linux-gnu", "linux/riscv64"),
+            ("riscv64gc-unknown-linux-gnu", "linux/riscv64"),
+            ("arm-linux-gnueabihf", "linux/arm/v7"),
+            ("armv7-unknown-linux-gnueabihf", "linux/arm/v7"),
+            ("arm-linux-gnueabi", "linux/arm/v6"),
+            ("armv6-alpine-linux-musleabihf", "linux/arm/v6"),
+            ("armv5-alpine-linux-musleabi", "linux/arm/v5"),
+            ("i686-linux-gnu", "linux/386"),
+            ("i586-alpine-linux-musl", "linux/386"),
+            ("powerpc64le-linux-gnu", "linux/ppc64le"),
+            ("mips64el-linux-gnuabi64", "linux/mips64le"),
+            ("loongarch64-linux-gnu", "linux/loong64"),
+            ("x86_64-alpine-linux-musl", "linux/amd64"),
+            ("arm64-apple-macos11.0", "darwin/arm64"),
+            ("x86_64-w64-mingw32", "windows/amd64"),
+            ("aarch64-w64-mingw32", "windows/arm64"),
+        ] {
+            assert_eq!(
+                parse_cli_platform(triple).map(|p| p.platform).as_deref(),
+                Ok(platform),
+                "{triple}"
+            );
+        }
     }
 }
