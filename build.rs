@@ -45,6 +45,8 @@ struct Vendor {
     libc: Option<String>,
     #[serde(default)]
     omit_from_triple: bool,
+    #[serde(default)]
+    primary_arches: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +76,7 @@ struct Row {
     #[serde(default)]
     cc: CcFacts,
     multiarch: Option<String>,
+    apt_suffix: Option<String>,
     macos_min: Option<String>,
     bin: Bin,
     file: FilePatterns,
@@ -237,9 +240,10 @@ fn generate(table: &Table) -> String {
         };
         let _ = writeln!(
             s,
-            "    VendorInfo {{ name: {name:?}, pkg_arch: {pkg}, libc: {}, omit_from_triple: {} }},",
+            "    VendorInfo {{ name: {name:?}, pkg_arch: {pkg}, libc: {}, omit_from_triple: {}, primary_arches: {} }},",
             opt(&v.libc),
-            v.omit_from_triple
+            v.omit_from_triple,
+            strs(&v.primary_arches)
         );
     }
     s.push_str("];\n\npub static TARGETS: &[Target] = &[\n");
@@ -270,7 +274,7 @@ fn generate(table: &Table) -> String {
             "    Target {{ platform: {:?}, os: {os:?}, arch: {arch:?}, variant: {variant:?}, default: {}, \
              platform_variant: {platform_variant}, extra_variants: {}, aliases: {}, march: {:?}, deb: {:?}, apk: {:?}, rpm: {:?}, \
              triple: TripleParts {{ arch: {:?}, abi: {:?}, arch_env: {}, alpine_arch: {}, alpine_abi: {}, clang_arch: {} }}, \
-             rust: {}, zig: {}, go: {}, go_variant: {}, qemu: {}, meson: {:?}, lld: {}, lld_static: {}, multiarch: {}, macos_min: {}, \
+             rust: {}, zig: {}, go: {}, go_variant: {}, qemu: {}, meson: {:?}, lld: {}, lld_static: {}, multiarch: {}, apt_suffix: {}, macos_min: {}, \
              bin: BinaryInfo {{ machine: {}, bits: {}, endian: {endian}, float_abi: {}, float_abi_musl: {}, arm_arch: {arm_arch}, loader_gnu: {}, loader_musl: {} }}, \
              file_arch: {} }},",
             row.platform,
@@ -296,6 +300,7 @@ fn generate(table: &Table) -> String {
             row.cc.lld,
             row.cc.lld_static,
             opt(&row.multiarch),
+            opt(&row.apt_suffix),
             opt(&row.macos_min),
             b.machine,
             b.bits,

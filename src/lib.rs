@@ -3,10 +3,12 @@
 //! The personality is picked from argv[0] before any other work: xx-info runs dozens of
 //! times per Dockerfile, so nothing here may cost more than a few microseconds.
 
+pub mod apt;
 pub mod cc;
 mod cli;
 pub mod context;
 pub mod env_vars;
+mod fsutil;
 pub mod info;
 mod links;
 pub mod platform;
@@ -17,7 +19,9 @@ use std::process::ExitCode;
 use context::Context;
 
 /// The `xx-NAME` personalities; `xx install-links` creates one link per name.
-pub const PERSONALITIES: &[&str] = &["info", "verify", "cc", "c++", "clang", "clang++"];
+pub const PERSONALITIES: &[&str] = &[
+    "info", "verify", "cc", "c++", "clang", "clang++", "apt", "apt-get",
+];
 
 /// Dispatches one process: picks the personality from argv[0] (or `xx NAME`) and runs it.
 pub fn run_multicall() -> ExitCode {
@@ -59,6 +63,7 @@ pub fn run_multicall() -> ExitCode {
         "info" => info::run(&mut ctx, &prog, &args),
         "verify" => verify::run(&ctx, &prog, &args),
         "cc" | "c++" | "clang" | "clang++" => cc::run_personality(&ctx, &name, &args),
+        "apt" | "apt-get" => apt::run(&ctx, &name, &args),
         other => Err(anyhow::anyhow!(
             "unknown personality xx-{other}; known: {}",
             PERSONALITIES.join(", ")

@@ -3,7 +3,6 @@
 //! BuildKit stages setting up different targets leave a consistent prefix.
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
@@ -12,6 +11,7 @@ use super::prefix;
 use super::Target;
 use crate::context::Context;
 use crate::env_vars as ev;
+use crate::fsutil::{link, write_atomic};
 
 /// LLVM tools that stand in for binutils under `<triple>-NAME`.
 const LLVM_TOOLS: &[&str] = &[
@@ -120,37 +120,6 @@ fn write_aliases(ctx: &Context, t: &Target, dir: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// A symlink at `at` to `to`, replacing only a symlink (ours), never a real file.
-fn link(at: &Path, to: &Path) -> Result<()> {
-    match fs::symlink_metadata(at) {
-        Ok(m) if !m.file_type().is_symlink() => return Ok(()),
-        Ok(_) if fs::read_link(at).ok().as_deref() == Some(to) => return Ok(()),
-        _ => {}
-    }
-    let tmp = temp_name(at);
-    let _ = fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(to, &tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    fs::rename(&tmp, at).with_context(|| format!("cannot create {}", at.display()))
-}
-
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_name(path);
-    let mut f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-}
-
-fn temp_name(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
 fn write_toolchain_files(ctx: &Context, t: &Target, dir: &Path) -> Result<()> {

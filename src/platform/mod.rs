@@ -7,4 +7,6 @@ mod table;
 
 pub use parse::parse_cli_platform;
 pub use resolve::Resolved;
-pub use table::{find, os_info, Endian, Format, OsInfo, Target, TARGETS, VERIFY_ONLY};
+pub use table::{
+    by_march, find, os_info, vendor_info, Endian, Format, OsInfo, Target, TARGETS, VERIFY_ONLY,
+};

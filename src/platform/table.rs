@@ -87,6 +87,8 @@ pub struct Target {
     pub lld_static: bool,
     /// Debian's multiarch tuple, where it is not the GNU triple.
     pub multiarch: Option<&'static str>,
+    /// Suffix of Debian's cross packages where it is not the triple (`mingw-w64-x86-64`).
+    pub apt_suffix: Option<&'static str>,
     pub macos_min: Option<&'static str>,
     pub bin: BinaryInfo,
     pub file_arch: &'static [&'static str],
@@ -123,6 +125,8 @@ pub struct VendorInfo {
     pub pkg_arch: PkgArch,
     pub libc: Option<&'static str>,
     pub omit_from_triple: bool,
+    /// Arches the main archive serves; the others come from a ports mirror (Ubuntu).
+    pub primary_arches: &'static [&'static str],
 }
 
 include!(concat!(env!("OUT_DIR"), "/targets.rs"));

@@ -1,0 +1,422 @@
+//! `xx-apt` / `xx-apt-get`: apt for the target arch. Compatible with tonistiigi/xx's
+//! `xx-apt` (argument passthrough, name mapping, meta packages, skip messages, the `+ apt`
+//! echo), but it reads apt's lists once instead of running `apt show` per name, runs
+//! `apt-get update` only when the target's lists are missing or stale, installs
+//! `Architecture: all` packages without `:arch`, and reports a broken index in one line.
+
+mod lists;
+mod sources;
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+
+use crate::context::{Context, OsRelease};
+use crate::env_vars as ev;
+use crate::platform::{self, Resolved};
+
+/// Subcommands after which arguments are package names.
+const PACKAGE_COMMANDS: &[&str] = &["install", "remove", "search", "show", "list", "info"];
+/// apt options that take the next argument as their value (xx treats it as a package).
+const OPTIONS_WITH_VALUE: &[&str] = &[
+    "-o",
+    "-c",
+    "-t",
+    "-a",
+    "--option",
+    "--config-file",
+    "--target-release",
+];
+
+pub fn run(ctx: &Context, name: &str, args: &[String]) -> Result<ExitCode> {
+    let apt = if name == "apt-get" { "apt-get" } else { "apt" };
+    if let Some(code) = special_flags(ctx, args)? {
+        return Ok(code);
+    }
+    let r = Resolved::from_context(ctx);
+    if r.arch.starts_with("mips") {
+        eprintln!("skipping packages installation on {}", r.arch);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(reason) = riscv_unsupported(ctx, &r) {
+        eprintln!("skipping packages installation on {}. {reason}", r.arch);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (options, packages, parsed) = split_args(args);
+    if !parsed {
+        if r.os != "linux" {
+            eprintln!("skipping packages installation on {}", r.os);
+            return Ok(ExitCode::SUCCESS);
+        }
+        // Like xx: without a package command, plain `apt`, untouched and unechoed.
+        let err = Command::new("apt").args(&options).exec();
+        return Err(anyhow::Error::new(err).context("cannot run apt"));
+    }
+    let _lock = lock(ctx)?;
+    let cross = r.is_cross(&ctx.host_march());
+    if r.os == "linux" {
+        prepare_arch(ctx, &r, cross)?;
+    }
+    let mapped = map_names(ctx, &r, cross, &packages)?;
+    if mapped.is_empty() && r.os != "linux" {
+        eprintln!("skipping packages installation on {}", r.os);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut argv = options;
+    argv.extend(mapped);
+    run_apt(ctx, apt, &argv)
+}
+
+/// `--print-source-file`, `--fix-source-file FILE ARCH`.
+fn special_flags(ctx: &Context, args: &[String]) -> Result<Option<ExitCode>> {
+    if args.iter().any(|a| a == "--print-source-file") {
+        println!("{}", sources::main_file(ctx).display());
+        return Ok(Some(ExitCode::SUCCESS));
+    }
+    if let Some(i) = args.iter().position(|a| a == "--fix-source-file") {
+        let (Some(file), Some(arch)) = (args.get(i + 1), args.get(i + 2)) else {
+            bail!("usage: --fix-source-file FILE ARCH, e.g. --fix-source-file /etc/apt/sources.list amd64");
+        };
+        sources::fix_file(&ctx.host_path(file), arch)?;
+        return Ok(Some(ExitCode::SUCCESS));
+    }
+    Ok(None)
+}
+
+/// riscv64 has Debian packages from 13 (trixie) and Ubuntu ones from 20.04.
+fn riscv_unsupported(ctx: &Context, r: &Resolved) -> Option<&'static str> {
+    if r.arch != "riscv64" || ctx.var(ev::XX_APT_FORCE_RISCV64).is_some() {
+        return None;
+    }
+    let release = OsRelease::read(ctx).unwrap_or_default();
+    let major: u32 = release.version_id.split('.').next()?.parse().unwrap_or(0);
+    match r.vendor.as_str() {
+        "debian" if major < 13 => {
+            Some("riscv64 requires Debian 13+ (set XX_APT_FORCE_RISCV64=1 to try)")
+        }
+        "ubuntu" if !release.version.starts_with('2') => Some("riscv64 requires 20.04+"),
+        _ => None,
+    }
+}
+
+/// Options stay in order; package names (after install/remove/…) go last, as in xx.
+fn split_args(args: &[String]) -> (Vec<String>, Vec<String>, bool) {
+    let (mut options, mut packages, mut parsed) = (Vec::new(), Vec::new(), false);
+    let mut iter = args.iter();
+    while let Some(a) = iter.next() {
+        if OPTIONS_WITH_VALUE.contains(&a.as_str()) {
+            options.push(a.clone());
+            options.extend(iter.next().cloned());
+        } else if a.starts_with('-') {
+            options.push(a.clone());
+        } else if PACKAGE_COMMANDS.contains(&a.as_str()) && !parsed {
+            parsed = true;
+            options.push(a.clone());
+        } else if parsed {
+            packages.push(a.clone());
+        } else {
+            options.push(a.clone());
+        }
+    }
+    (options, packages, parsed)
+}
+
+fn lock(ctx: &Context) -> Result<Option<File>> {
+    if ctx.var(ev::XX_APT_NOLOCK).is_some() {
+        return Ok(None);
+    }
+    let path = ctx.host_path("/var/lock/xx-apt");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open lock {}", path.display()))?;
+    if file.try_lock().is_err() {
+        eprintln!("xx-apt: waiting for lock on {}", path.display());
+        file.lock()
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+    }
+    Ok(Some(file))
+}
+
+fn lists_dir(ctx: &Context) -> PathBuf {
+    ctx.host_path("/var/lib/apt/lists")
+}
+
+/// Adds the foreign arch (with Ubuntu's ports entries) and refreshes its lists when they
+/// are missing or older than the sources. The native arch is never refreshed per call.
+fn prepare_arch(ctx: &Context, r: &Resolved, cross: bool) -> Result<()> {
+    let lists = lists_dir(ctx);
+    if !cross {
+        if lists::files_for_arch(&lists, &r.pkg_arch).is_empty() {
+            command(ctx, &["apt-get", "update"])?;
+        }
+        return Ok(());
+    }
+    let foreign = foreign_arches(ctx);
+    let mut changed = false;
+    if !foreign.iter().any(|a| a == &r.pkg_arch) {
+        if r.vendor == "ubuntu" {
+            ubuntu_sources(ctx, r)?;
+        }
+        command(ctx, &["dpkg", "--add-architecture", &r.pkg_arch])?;
+        changed = true;
+    }
+    let files = lists::files_for_arch(&lists, &r.pkg_arch);
+    let stale = match (lists::newest(&files), newest_source(ctx)) {
+        (None, _) => true,
+        (Some(list), Some(source)) => source > list,
+        (Some(_), None) => false,
+    };
+    if changed || stale {
+        update(ctx, &r.pkg_arch)?;
+    }
+    Ok(())
+}
+
+/// `/var/lib/dpkg/arch` lists the foreign architectures (what `dpkg
+/// --print-foreign-architectures` prints), read without a process.
+fn foreign_arches(ctx: &Context) -> Vec<String> {
+    std::fs::read_to_string(ctx.host_path("/var/lib/dpkg/arch"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn newest_source(ctx: &Context) -> Option<std::time::SystemTime> {
+    let mut files = vec![ctx.host_path("/etc/apt/sources.list")];
+    if let Ok(dir) = std::fs::read_dir(ctx.host_path("/etc/apt/sources.list.d")) {
+        files.extend(dir.filter_map(|e| e.ok().map(|e| e.path())));
+    }
+    lists::newest(&files)
+}
+
+/// Ubuntu serves non-x86 arches from a ports mirror: the main file is restricted to the
+/// native arch and the target gets its own file, in the main file's format.
+fn ubuntu_sources(ctx: &Context, r: &Resolved) -> Result<()> {
+    let main = sources::main_file(ctx);
+    let deb822 = sources::is_deb822(&main);
+    let main_path = ctx.host_path(&main.to_string_lossy());
+    let text = std::fs::read_to_string(&main_path)
+        .with_context(|| format!("cannot read {}", main.display()))?;
+    let native = platform::by_march(&ctx.host_march())
+        .map(|t| t.deb)
+        .unwrap_or("amd64");
+    let fixed = sources::restrict_to_arch(&text, deb822, native);
+    if fixed != text {
+        crate::fsutil::write_atomic(&main_path, fixed.as_bytes())?;
+    }
+    let ext = if deb822 { "sources" } else { "list" };
+    let target_file = ctx.host_path(&format!("/etc/apt/sources.list.d/xx-{}.{ext}", r.deb));
+    if target_file.exists() {
+        return Ok(());
+    }
+    let uris = sources::uris(&text, deb822);
+    let primary = platform::vendor_info(&r.vendor)
+        .is_some_and(|v| v.primary_arches.contains(&r.deb.as_str()));
+    let mirror = if primary {
+        uris.first()
+            .cloned()
+            .ok_or_else(|| anyhow!("no URIs in {}", main.display()))?
+    } else {
+        sources::ports_mirror(ctx, &uris)?
+    };
+    let release = OsRelease::read(ctx).unwrap_or_default();
+    let entry = sources::ubuntu_ports_entry(
+        deb822,
+        &r.deb,
+        &mirror,
+        &release.codename,
+        "/usr/share/keyrings/ubuntu-archive-keyring.gpg",
+    );
+    crate::fsutil::write_atomic(&target_file, entry.as_bytes())
+}
+
+/// `apt-get update`, with a broken index for the target arch reported in one line.
+fn update(ctx: &Context, arch: &str) -> Result<()> {
+    if dry_run(ctx) {
+        return command(ctx, &["apt-get", "update"]);
+    }
+    eprintln!("+ apt-get update");
+    let mut child = Command::new("apt-get")
+        .arg("update")
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot run apt-get update")?;
+    let mut errors = Vec::new();
+    if let Some(stderr) = child.stderr.take() {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            if line.starts_with("E:") || line.starts_with("W:") {
+                errors.push(line);
+            }
+        }
+    }
+    let status = child.wait().context("cannot run apt-get update")?;
+    if status.success() {
+        return Ok(());
+    }
+    Err(broken_index_error(&errors, arch))
+}
+
+/// Names the suite and arch of a broken index (seen: armhf on a security suite during a
+/// mirror sync), and the fix.
+pub fn broken_index_error(errors: &[String], arch: &str) -> anyhow::Error {
+    let marker = format!("binary-{arch}/");
+    let line = errors
+        .iter()
+        .find(|l| l.contains(&marker))
+        .or_else(|| errors.iter().find(|l| l.starts_with("E:")));
+    let Some(line) = line else {
+        return anyhow!("apt-get update failed");
+    };
+    let suite = line
+        .split("/dists/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("?");
+    let reason = line.rsplit("  ").next().unwrap_or(line).trim();
+    if line.contains(&marker) {
+        anyhow!(
+            "apt index of suite {suite} for {arch} is broken: {reason}\n\
+             help: retry later (the mirror may be syncing), or undo with: dpkg --remove-architecture {arch}"
+        )
+    } else {
+        anyhow!("apt-get update failed: {line}")
+    }
+}
+
+/// xx's name mapping over one read of the lists.
+fn map_names(ctx: &Context, r: &Resolved, cross: bool, packages: &[String]) -> Result<Vec<String>> {
+    let suffix = r
+        .target
+        .and_then(|t| t.apt_suffix)
+        .map(str::to_string)
+        .unwrap_or_else(|| r.triple.replace('_', "-"));
+    let cross_suffix = format!("{}-cross", r.pkg_arch);
+    let mut wanted = BTreeSet::new();
+    for p in packages {
+        for name in [
+            p.clone(),
+            format!("{p}-{suffix}"),
+            format!("{p}-{cross_suffix}"),
+        ] {
+            wanted.insert(name);
+        }
+    }
+    let lists = lists_dir(ctx);
+    let mut files = lists::files_for_arch(&lists, &r.pkg_arch);
+    if let Some(native) = platform::by_march(&ctx.host_march()) {
+        files.extend(lists::files_for_arch(&lists, native.deb));
+    }
+    files.extend(lists::files_for_arch(&lists, "all"));
+    let index = lists::read(&files, &wanted, &r.pkg_arch)?;
+    let mut out = Vec::new();
+    for p in packages {
+        let names: Vec<String> = match p.as_str() {
+            "xx-c-essentials" => vec![
+                "libc6-dev".into(),
+                format!("libgcc-{}-dev", index.newest_gcc("libgcc").unwrap_or(8)),
+            ],
+            "xx-cxx-essentials" => vec![format!(
+                "libstdc++-{}-dev",
+                index.newest_gcc("libstdc++").unwrap_or(8)
+            )],
+            _ => vec![p.clone()],
+        };
+        for name in names {
+            if !cross {
+                out.push(name);
+                continue;
+            }
+            let cross_name = format!("{name}-{suffix}");
+            let prefer_cross = format!("{name}-{cross_suffix}");
+            if index.exists(&cross_name) {
+                out.push(cross_name);
+            } else if r.os == "linux"
+                && ctx.var(ev::XX_APT_PREFER_CROSS).is_some()
+                && index.exists(&prefer_cross)
+            {
+                out.push(prefer_cross);
+            } else if r.os == "linux" && index.is_arch_all(&name) {
+                out.push(name);
+            } else if r.os == "linux" {
+                out.push(format!("{name}:{}", r.pkg_arch));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn dry_run(ctx: &Context) -> bool {
+    ctx.var(ev::XX_APT_DRY_RUN).is_some()
+}
+
+/// Runs a preparatory command (echoed as `+ …`); in dry-run mode only echoes it.
+fn command(ctx: &Context, argv: &[&str]) -> Result<()> {
+    eprintln!("+ {}", argv.join(" "));
+    if dry_run(ctx) {
+        return Ok(());
+    }
+    let status = Command::new(argv[0])
+        .args(&argv[1..])
+        .status()
+        .with_context(|| format!("cannot run {}", argv[0]))?;
+    if !status.success() {
+        bail!("{} failed ({status})", argv.join(" "));
+    }
+    Ok(())
+}
+
+/// The final apt call, echoed exactly as xx does (`+ apt-get  install …`), then exec'd.
+fn run_apt(ctx: &Context, apt: &str, argv: &[String]) -> Result<ExitCode> {
+    eprintln!("+ {apt}  {}", argv.join(" "));
+    if dry_run(ctx) {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let err = Command::new(apt).args(argv).exec();
+    Err(anyhow::Error::new(err).context(format!("cannot run {apt}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broken_index_names_suite_and_arch() {
+        let errors = vec![
+            "W: Some index files failed to download. They have been ignored, or old ones used instead.".to_string(),
+            "E: Failed to fetch http://127.0.0.1:9/debian-security/dists/bookworm-security/main/binary-armhf/Packages.xz  \
+             File has unexpected size (123 != 456). Mirror sync in progress? [IP: 127.0.0.1 9]"
+                .to_string(),
+        ];
+        let msg = format!("{:#}", broken_index_error(&errors, "armhf"));
+        assert!(
+            msg.starts_with("apt index of suite bookworm-security for armhf is broken: File has unexpected size"),
+            "{msg}"
+        );
+        assert!(msg.contains("dpkg --remove-architecture armhf"), "{msg}");
+        assert_eq!(msg.lines().count(), 2);
+    }
+
+    #[test]
+    fn package_names_go_last_and_option_values_stay() {
+        let args: Vec<String> = ["install", "foo", "-y", "-o", "A=B", "bar"]
+            .map(String::from)
+            .into();
+        let (options, packages, parsed) = split_args(&args);
+        assert!(parsed);
+        assert_eq!(options, ["install", "-y", "-o", "A=B"]);
+        assert_eq!(packages, ["foo", "bar"]);
+    }
+}

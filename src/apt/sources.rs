@@ -1,0 +1,203 @@
+//! apt sources files: which one is the main file, restricting entries to one arch
+//! (one-line and deb822 formats), and the Ubuntu ports entries for a foreign arch.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::context::Context;
+
+/// The main sources file, as xx picks it: deb822 for Debian 12+/Ubuntu 24.04+, else
+/// the classic one-line file.
+pub fn main_file(ctx: &Context) -> PathBuf {
+    for candidate in [
+        "/etc/apt/sources.list.d/debian.sources",
+        "/etc/apt/sources.list.d/ubuntu.sources",
+    ] {
+        if ctx.host_path(candidate).is_file() {
+            return PathBuf::from(candidate);
+        }
+    }
+    PathBuf::from("/etc/apt/sources.list")
+}
+
+pub fn is_deb822(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "sources")
+}
+
+/// Restricts every entry without an arch to `arch`. Idempotent.
+pub fn restrict_to_arch(text: &str, deb822: bool, arch: &str) -> String {
+    if deb822 {
+        restrict_deb822(text, arch)
+    } else {
+        text.lines()
+            .map(|l| restrict_line(l, arch) + "\n")
+            .collect()
+    }
+}
+
+/// `deb URL suite` → `deb [arch=A] URL suite`; options already there are kept in the
+/// same brackets (xx adds a second bracket, which apt rejects).
+fn restrict_line(line: &str, arch: &str) -> String {
+    let (comment, rest) = match line.strip_prefix("# ") {
+        Some(rest) => ("# ", rest),
+        None => ("", line),
+    };
+    let Some((kind, after)) = rest.split_once(' ') else {
+        return line.to_string();
+    };
+    if !(kind == "deb" || kind == "deb-src") || line.contains("arch=") {
+        return line.to_string();
+    }
+    let after = after.trim_start();
+    match after.strip_prefix('[') {
+        Some(options) => format!("{comment}{kind} [arch={arch} {}", options.trim_start()),
+        None => format!("{comment}{kind} [arch={arch}] {after}"),
+    }
+}
+
+/// Adds `Architectures: A` after `Types:` in every stanza that has none.
+fn restrict_deb822(text: &str, arch: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    for stanza in split_stanzas(text) {
+        let has_arch = stanza.lines().any(|l| l.starts_with("Architectures:"));
+        for line in stanza.lines() {
+            out.push_str(line);
+            out.push('\n');
+            if !has_arch && line.starts_with("Types:") {
+                out.push_str(&format!("Architectures: {arch}\n"));
+            }
+        }
+    }
+    out
+}
+
+/// Stanzas with their trailing blank line kept, so the text round-trips.
+fn split_stanzas(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    while let Some(pos) = text[start..].find("\n\n") {
+        let end = start + pos + 2;
+        parts.push(&text[start..end]);
+        start = end;
+    }
+    if start < text.len() {
+        parts.push(&text[start..]);
+    }
+    parts
+}
+
+/// `--fix-source-file FILE ARCH`.
+pub fn fix_file(path: &Path, arch: &str) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let fixed = restrict_to_arch(&text, is_deb822(path), arch);
+    if fixed != text {
+        crate::fsutil::write_atomic(path, fixed.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The URIs of the main file's entries (for the suites a foreign-arch entry repeats).
+pub fn uris(text: &str, deb822: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if deb822 {
+            if let Some(v) = line.strip_prefix("URIs:") {
+                out.extend(v.split_whitespace().map(str::to_string));
+            }
+        } else if line.starts_with("deb ") || line.starts_with("deb-src ") {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let after_options = words
+                .iter()
+                .skip(1)
+                .skip_while(|w| w.starts_with('[') || !w.contains(':'));
+            if let Some(uri) = after_options.clone().next() {
+                out.push(uri.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The entries an Ubuntu host needs for a foreign arch served from the ports mirror.
+pub fn ubuntu_ports_entry(
+    deb822: bool,
+    arch: &str,
+    mirror: &str,
+    codename: &str,
+    keyring: &str,
+) -> String {
+    let mirror = mirror.trim_end_matches('/');
+    let suites = [
+        codename.to_string(),
+        format!("{codename}-updates"),
+        format!("{codename}-backports"),
+        format!("{codename}-security"),
+    ];
+    if deb822 {
+        format!(
+            "Types: deb\nArchitectures: {arch}\nURIs: {mirror}/\nSuites: {}\n\
+             Components: main universe restricted multiverse\nSigned-By: {keyring}\n",
+            suites.join(" ")
+        )
+    } else {
+        suites
+            .iter()
+            .map(|s| {
+                format!("deb [arch={arch}] {mirror}/ {s} main restricted universe multiverse\n")
+            })
+            .collect()
+    }
+}
+
+/// The ports mirror: `XX_APT_PORTS_MIRROR`, else a ports URI already configured.
+pub fn ports_mirror(ctx: &Context, configured: &[String]) -> Result<String> {
+    if let Some(m) = ctx.var(crate::env_vars::XX_APT_PORTS_MIRROR) {
+        return Ok(m.to_string());
+    }
+    match configured
+        .iter()
+        .find(|u| u.trim_end_matches('/').ends_with("-ports"))
+    {
+        Some(u) => Ok(u.clone()),
+        None => bail!(
+            "this arch is served from the distribution's ports mirror, and none is configured\n\
+             help: set XX_APT_PORTS_MIRROR to the ports mirror's URL (as in your apt sources)"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_files() {
+        let text = "deb http://m/debian bookworm main\n# deb-src http://m/debian bookworm main\n\
+                    deb [signed-by=/k.gpg] http://m/x bookworm main\ndeb [arch=amd64] http://m/y b main\n";
+        let fixed = restrict_to_arch(text, false, "amd64");
+        assert_eq!(
+            fixed,
+            "deb [arch=amd64] http://m/debian bookworm main\n# deb-src [arch=amd64] http://m/debian bookworm main\n\
+             deb [arch=amd64 signed-by=/k.gpg] http://m/x bookworm main\ndeb [arch=amd64] http://m/y b main\n"
+        );
+        assert_eq!(
+            restrict_to_arch(&fixed, false, "amd64"),
+            fixed,
+            "idempotent"
+        );
+    }
+
+    #[test]
+    fn deb822_files() {
+        let text = "Types: deb\nURIs: http://m/debian\nSuites: bookworm\n\nTypes: deb\nArchitectures: arm64\nURIs: http://p/\n";
+        let fixed = restrict_to_arch(text, true, "amd64");
+        assert_eq!(
+            fixed,
+            "Types: deb\nArchitectures: amd64\nURIs: http://m/debian\nSuites: bookworm\n\nTypes: deb\nArchitectures: arm64\nURIs: http://p/\n"
+        );
+        assert_eq!(restrict_to_arch(&fixed, true, "amd64"), fixed, "idempotent");
+        assert_eq!(uris(text, true), ["http://m/debian", "http://p/"]);
+    }
+}
