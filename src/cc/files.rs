@@ -30,7 +30,40 @@ fn emulator(ctx: &Context, t: &Target) -> Option<Vec<String>> {
     ])
 }
 
+/// The compilers a build system should call. With clang that is clang itself plus
+/// `--config <triple>.cfg` (no wrapper process per compile); other backends go through
+/// the `<triple>-clang` aliases, which pick the backend per call.
+pub struct Compilers {
+    pub cc: String,
+    pub cxx: String,
+    pub flags: String,
+}
+
+pub fn compilers(ctx: &Context, t: &Target, dir: &Path) -> Compilers {
+    let direct = super::uses_clang(ctx)
+        .then(|| {
+            Some((
+                prefix::find_tool(ctx, "clang")?,
+                prefix::find_tool(ctx, "clang++")?,
+            ))
+        })
+        .flatten();
+    match direct {
+        Some((cc, cxx)) => Compilers {
+            cc: cc.display().to_string(),
+            cxx: cxx.display().to_string(),
+            flags: format!("--config {}", dir.join(format!("{}.cfg", t.name)).display()),
+        },
+        None => Compilers {
+            cc: tool(dir, t, "clang").display().to_string(),
+            cxx: tool(dir, t, "clang++").display().to_string(),
+            flags: String::new(),
+        },
+    }
+}
+
 pub fn cmake(ctx: &Context, t: &Target, dir: &Path) -> String {
+    let c = compilers(ctx, t, dir);
     let system = match t.resolved.os.as_str() {
         "darwin" => "Darwin",
         "windows" => "Windows",
@@ -43,6 +76,9 @@ pub fn cmake(ctx: &Context, t: &Target, dir: &Path) -> String {
          set(CMAKE_C_COMPILER {cc})\n\
          set(CMAKE_CXX_COMPILER {cxx})\n\
          set(CMAKE_ASM_COMPILER {cc})\n\
+         set(CMAKE_C_FLAGS_INIT \"{flags}\")\n\
+         set(CMAKE_CXX_FLAGS_INIT \"{flags}\")\n\
+         set(CMAKE_ASM_FLAGS_INIT \"{flags}\")\n\
          set(CMAKE_AR {ar} CACHE FILEPATH \"\")\n\
          set(CMAKE_RANLIB {ranlib} CACHE FILEPATH \"\")\n\
          set(CMAKE_STRIP {strip} CACHE FILEPATH \"\")\n\
@@ -55,8 +91,9 @@ pub fn cmake(ctx: &Context, t: &Target, dir: &Path) -> String {
         platform = t.resolved.platform(),
         file = dir.join(format!("{}.cmake", t.name)).display(),
         march = t.resolved.march,
-        cc = tool(dir, t, "clang").display(),
-        cxx = tool(dir, t, "clang++").display(),
+        cc = c.cc,
+        cxx = c.cxx,
+        flags = c.flags,
         ar = tool(dir, t, "ar").display(),
         ranlib = tool(dir, t, "ranlib").display(),
         strip = tool(dir, t, "strip").display(),

@@ -175,14 +175,20 @@ fn compile(ctx: &Context, lang: Lang, alias: Option<&str>, args: &[String]) -> R
             return Ok(ExitCode::SUCCESS);
         }
     }
-    match ctx.var(ev::XX_CC_COMPILER).unwrap_or("auto") {
-        "gcc" => gcc(ctx, lang, &target, &parsed.rest),
-        "zig" => zig(ctx, lang, &target, &parsed.rest),
-        "clang" => clang(ctx, compiler, &target, &parsed.rest),
-        _ if prefix::find_tool(ctx, compiler).is_some() => {
-            clang(ctx, compiler, &target, &parsed.rest)
-        }
+    match ctx.var(ev::XX_CC_COMPILER) {
+        Some("gcc") => gcc(ctx, lang, &target, &parsed.rest),
+        Some("zig") => zig(ctx, lang, &target, &parsed.rest),
+        _ if uses_clang(ctx) => clang(ctx, compiler, &target, &parsed.rest),
         _ => gcc(ctx, lang, &target, &parsed.rest),
+    }
+}
+
+/// The clang backend: asked for, or the default when clang is installed.
+pub(crate) fn uses_clang(ctx: &Context) -> bool {
+    match ctx.var(ev::XX_CC_COMPILER) {
+        Some("clang") => true,
+        Some(_) => false,
+        None => prefix::find_tool(ctx, "clang").is_some(),
     }
 }
 
@@ -250,7 +256,10 @@ fn act(ctx: &Context, t: &Target, action: &str) -> Result<ExitCode> {
         }
         "print-cmake-toolchain-file" => {
             setup::ensure(ctx, t)?;
-            dir.join(format!("{}.cmake", t.name)).display().to_string()
+            // Rewritten each time: the backend (XX_CC_COMPILER) may differ from setup's.
+            let path = dir.join(format!("{}.cmake", t.name));
+            crate::fsutil::write_atomic(&path, files::cmake(ctx, t, &dir).as_bytes())?;
+            path.display().to_string()
         }
         "print-meson-cross-file" => {
             setup::ensure(ctx, t)?;
