@@ -77,6 +77,8 @@ struct Row {
     cc: CcFacts,
     multiarch: Option<String>,
     apt_suffix: Option<String>,
+    #[serde(default)]
+    apt: AptFacts,
     macos_min: Option<String>,
     bin: Bin,
     file: FilePatterns,
@@ -92,6 +94,15 @@ struct Triple {
     alpine_arch: Option<String>,
     alpine_abi: Option<String>,
     clang_arch: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct AptFacts {
+    skip: bool,
+    debian_ports_before: Option<u32>,
+    force_env: Option<String>,
+    ubuntu_since: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -199,6 +210,13 @@ fn opt(v: &Option<String>) -> String {
     }
 }
 
+fn opt_num(v: Option<u32>) -> String {
+    match v {
+        Some(n) => format!("Some({n})"),
+        None => "None".into(),
+    }
+}
+
 fn strs(v: &[String]) -> String {
     let items: Vec<String> = v.iter().map(|s| format!("{s:?}")).collect();
     format!("&[{}]", items.join(", "))
@@ -274,7 +292,7 @@ fn generate(table: &Table) -> String {
             "    Target {{ platform: {:?}, os: {os:?}, arch: {arch:?}, variant: {variant:?}, default: {}, \
              platform_variant: {platform_variant}, extra_variants: {}, aliases: {}, march: {:?}, deb: {:?}, apk: {:?}, rpm: {:?}, \
              triple: TripleParts {{ arch: {:?}, abi: {:?}, arch_env: {}, alpine_arch: {}, alpine_abi: {}, clang_arch: {} }}, \
-             rust: {}, zig: {}, go: {}, go_variant: {}, qemu: {}, meson: {:?}, lld: {}, lld_static: {}, multiarch: {}, apt_suffix: {}, macos_min: {}, \
+             rust: {}, zig: {}, go: {}, go_variant: {}, qemu: {}, meson: {:?}, lld: {}, lld_static: {}, multiarch: {}, apt_suffix: {}, apt: AptFacts {{ skip: {}, debian_ports_before: {}, force_env: {}, ubuntu_since: {} }}, macos_min: {}, \
              bin: BinaryInfo {{ machine: {}, bits: {}, endian: {endian}, float_abi: {}, float_abi_musl: {}, arm_arch: {arm_arch}, loader_gnu: {}, loader_musl: {} }}, \
              file_arch: {} }},",
             row.platform,
@@ -301,6 +319,10 @@ fn generate(table: &Table) -> String {
             row.cc.lld_static,
             opt(&row.multiarch),
             opt(&row.apt_suffix),
+            row.apt.skip,
+            opt_num(row.apt.debian_ports_before),
+            opt(&row.apt.force_env),
+            opt_num(row.apt.ubuntu_since),
             opt(&row.macos_min),
             b.machine,
             b.bits,

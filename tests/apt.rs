@@ -185,7 +185,7 @@ fn skips_as_xx_does() {
         ("linux/mips64le", "skipping packages installation on mips64le\n"),
         (
             "linux/riscv64",
-            "skipping packages installation on riscv64. riscv64 requires Debian 13+ (set XX_APT_FORCE_RISCV64=1 to try)\n",
+            "skipping packages installation on riscv64. riscv64 requires Debian 13+ (set XX_APT_FORCE_RISCV64=1 to use debian-ports)\n",
         ),
     ] {
         let r = apt(&root, "xx-apt-get", platform, &["install", "-y", "libssl-dev"], &[]);
@@ -211,6 +211,48 @@ fn skips_as_xx_does() {
     assert_eq!(
         (r.stderr.as_str(), r.code),
         ("skipping packages installation on windows\n", 0)
+    );
+}
+
+/// riscv64 on Debian 12 with XX_APT_FORCE_RISCV64: debian-ports from the configured
+/// mirror, its keyring, then the usual add-architecture/update/install.
+#[test]
+fn forced_riscv64_uses_debian_ports() {
+    let root = debian_root();
+    let env = [("XX_APT_FORCE_RISCV64", "1")];
+    let r = apt(
+        &root,
+        "xx-apt-get",
+        "linux/riscv64",
+        &["install", "libssl-dev"],
+        &env,
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("help: set XX_APT_PORTS_MIRROR"),
+        "{}",
+        r.stderr
+    );
+    let env = [
+        ("XX_APT_FORCE_RISCV64", "1"),
+        ("XX_APT_PORTS_MIRROR", "http://127.0.0.1:9/debian-ports/"),
+    ];
+    let r = apt(
+        &root,
+        "xx-apt-get",
+        "linux/riscv64",
+        &["install", "libssl-dev"],
+        &env,
+    );
+    assert_eq!(
+        r.stderr,
+        "+ apt-get install -y debian-ports-archive-keyring\n+ dpkg --add-architecture riscv64\n\
+         + apt-get update\n+ apt-get  install libssl-dev:riscv64\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("etc/apt/sources.list.d/riscv64-sid.list"))
+            .unwrap(),
+        "deb [arch=riscv64] http://127.0.0.1:9/debian-ports sid main\n"
     );
 }
 

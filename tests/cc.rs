@@ -626,3 +626,70 @@ fn real_c_library_zlib_ng_with_the_cmake_toolchain_file() {
         cmake("ctest", &["--output-on-failure"], &build);
     }
 }
+
+/// A Meson project cross-built with `--print-meson-cross-file`; `meson test` runs its
+/// test program through the cross file's exe_wrapper (qemu).
+#[test]
+fn meson_cross_file_builds_and_tests_under_qemu() {
+    if !require_tool("meson")
+        || !require_tool("ninja")
+        || !require_tool("clang")
+        || !require_tool("qemu-riscv64")
+    {
+        return;
+    }
+    let w = Work::new();
+    let project = w.path("mproject");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("meson.build"),
+        "project('hello', 'c')\nexe = executable('hello', 'hello.c')\ntest('runs', exe)\n",
+    )
+    .unwrap();
+    std::fs::write(project.join("hello.c"), HELLO_C).unwrap();
+    let cross = w.run(
+        "xx-clang",
+        "linux/riscv64",
+        &["--print-meson-cross-file"],
+        &[],
+    );
+    assert_eq!(cross.code, 0, "{}", cross.stderr);
+    let build = w.path("mbuild");
+    let meson = |args: &[&str], cwd: &Path| {
+        let out = Command::new("meson")
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .expect("run meson");
+        assert!(
+            out.status.success(),
+            "meson {args:?}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    meson(
+        &[
+            "setup",
+            "--cross-file",
+            cross.stdout.trim(),
+            build.to_str().unwrap(),
+            project.to_str().unwrap(),
+        ],
+        w.dir.path(),
+    );
+    meson(&["compile", "-C", build.to_str().unwrap()], w.dir.path());
+    let v = w.run(
+        "xx-verify",
+        "linux/riscv64",
+        &["--strict", build.join("hello").to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    let tested = meson(&["test", "-C", build.to_str().unwrap()], w.dir.path());
+    assert!(
+        tested.contains("Ok:                 1") || tested.contains("OK"),
+        "{tested}"
+    );
+}

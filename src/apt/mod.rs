@@ -39,14 +39,15 @@ pub fn run(ctx: &Context, name: &str, args: &[String]) -> Result<ExitCode> {
         return Ok(code);
     }
     let r = Resolved::from_context(ctx);
-    if r.arch.starts_with("mips") {
-        eprintln!("skipping packages installation on {}", r.arch);
-        return Ok(ExitCode::SUCCESS);
-    }
-    if let Some(reason) = riscv_unsupported(ctx, &r) {
-        eprintln!("skipping packages installation on {}. {reason}", r.arch);
-        return Ok(ExitCode::SUCCESS);
-    }
+    let release = OsRelease::read(ctx).unwrap_or_default();
+    let ports = match availability(ctx, &r, &release) {
+        Availability::Skip(reason) => {
+            eprintln!("skipping packages installation on {}{reason}", r.arch);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Availability::Archive => false,
+        Availability::DebianPorts => true,
+    };
     let (options, packages, parsed) = split_args(args);
     if !parsed {
         if r.os != "linux" {
@@ -60,7 +61,7 @@ pub fn run(ctx: &Context, name: &str, args: &[String]) -> Result<ExitCode> {
     let _lock = lock(ctx)?;
     let cross = r.is_cross(&ctx.host_march());
     if r.os == "linux" {
-        prepare_arch(ctx, &r, cross)?;
+        prepare_arch(ctx, &r, cross, ports)?;
     }
     let mapped = map_names(ctx, &r, cross, &packages)?;
     if mapped.is_empty() && r.os != "linux" {
@@ -88,19 +89,57 @@ fn special_flags(ctx: &Context, args: &[String]) -> Result<Option<ExitCode>> {
     Ok(None)
 }
 
-/// riscv64 has Debian packages from 13 (trixie) and Ubuntu ones from 20.04.
-fn riscv_unsupported(ctx: &Context, r: &Resolved) -> Option<&'static str> {
-    if r.arch != "riscv64" || ctx.var(ev::XX_APT_FORCE_RISCV64).is_some() {
-        return None;
+enum Availability {
+    /// In the distribution's archive.
+    Archive,
+    /// Only in debian-ports for this Debian release (and allowed).
+    DebianPorts,
+    /// Not installed; the text follows xx's "skipping packages installation on <arch>".
+    Skip(String),
+}
+
+/// Whether the release has packages for the arch, by the table's apt facts (riscv64:
+/// Debian 13+ or debian-ports with XX_APT_FORCE_RISCV64, Ubuntu 20.04+; mips: never).
+fn availability(ctx: &Context, r: &Resolved, release: &OsRelease) -> Availability {
+    let Some(apt) = r.target.map(|t| &t.apt) else {
+        return Availability::Archive;
+    };
+    if apt.skip {
+        return Availability::Skip(String::new());
     }
-    let release = OsRelease::read(ctx).unwrap_or_default();
-    let major: u32 = release.version_id.split('.').next()?.parse().unwrap_or(0);
+    let major = |v: &str| {
+        v.split('.')
+            .next()
+            .and_then(|m| m.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
     match r.vendor.as_str() {
-        "debian" if major < 13 => {
-            Some("riscv64 requires Debian 13+ (set XX_APT_FORCE_RISCV64=1 to try)")
+        "debian"
+            if apt
+                .debian_ports_before
+                .is_some_and(|n| major(&release.version_id) < n) =>
+        {
+            match apt.force_env {
+                Some(env) if ctx.var(env).is_none() => Availability::Skip(format!(
+                    ". {} requires Debian {}+ (set {env}=1 to use debian-ports)",
+                    r.arch,
+                    apt.debian_ports_before.unwrap_or_default()
+                )),
+                _ => Availability::DebianPorts,
+            }
         }
-        "ubuntu" if !release.version.starts_with('2') => Some("riscv64 requires 20.04+"),
-        _ => None,
+        "ubuntu"
+            if apt
+                .ubuntu_since
+                .is_some_and(|n| major(&release.version_id) < n) =>
+        {
+            Availability::Skip(format!(
+                ". {} requires {}.04+",
+                r.arch,
+                apt.ubuntu_since.unwrap_or_default()
+            ))
+        }
+        _ => Availability::Archive,
     }
 }
 
@@ -154,7 +193,7 @@ fn lists_dir(ctx: &Context) -> PathBuf {
 
 /// Adds the foreign arch (with Ubuntu's ports entries) and refreshes its lists when they
 /// are missing or older than the sources. The native arch is never refreshed per call.
-fn prepare_arch(ctx: &Context, r: &Resolved, cross: bool) -> Result<()> {
+fn prepare_arch(ctx: &Context, r: &Resolved, cross: bool, ports: bool) -> Result<()> {
     let lists = lists_dir(ctx);
     if !cross {
         if lists::files_for_arch(&lists, &r.pkg_arch).is_empty() {
@@ -164,6 +203,9 @@ fn prepare_arch(ctx: &Context, r: &Resolved, cross: bool) -> Result<()> {
     }
     let foreign = foreign_arches(ctx);
     let mut changed = false;
+    if ports {
+        changed |= debian_ports_sources(ctx, r)?;
+    }
     if !foreign.iter().any(|a| a == &r.pkg_arch) {
         if r.vendor == "ubuntu" {
             ubuntu_sources(ctx, r)?;
@@ -240,6 +282,36 @@ fn ubuntu_sources(ctx: &Context, r: &Resolved) -> Result<()> {
         "/usr/share/keyrings/ubuntu-archive-keyring.gpg",
     );
     crate::fsutil::write_atomic(&target_file, entry.as_bytes())
+}
+
+/// The debian-ports entry for an arch this Debian release lacks (riscv64 before 13,
+/// loong64): its keyring, and `deb [arch=A] <mirror> sid main`. The mirror comes from
+/// XX_APT_PORTS_MIRROR or a debian-ports URI already configured. Returns whether it
+/// changed anything.
+fn debian_ports_sources(ctx: &Context, r: &Resolved) -> Result<bool> {
+    let list = ctx.host_path(&format!("/etc/apt/sources.list.d/{}-sid.list", r.deb));
+    if list.exists() {
+        return Ok(false);
+    }
+    let main = sources::main_file(ctx);
+    let text = std::fs::read_to_string(ctx.host_path(&main.to_string_lossy())).unwrap_or_default();
+    let mirror = sources::ports_mirror(ctx, &sources::uris(&text, sources::is_deb822(&main)))?;
+    if !ctx
+        .host_path("/usr/share/keyrings/debian-ports-archive-keyring.gpg")
+        .exists()
+    {
+        command(
+            ctx,
+            &["apt-get", "install", "-y", "debian-ports-archive-keyring"],
+        )?;
+    }
+    let entry = format!(
+        "deb [arch={}] {} sid main\n",
+        r.deb,
+        mirror.trim_end_matches('/')
+    );
+    crate::fsutil::write_atomic(&list, entry.as_bytes())?;
+    Ok(true)
 }
 
 /// `apt-get update`, with a broken index for the target arch reported in one line.

@@ -46,6 +46,19 @@ pub struct TripleParts {
     pub clang_arch: Option<&'static str>,
 }
 
+/// What xx-apt needs to know about an arch beyond its names.
+#[derive(Debug)]
+pub struct AptFacts {
+    /// No packages are installed for it (mips, as in xx).
+    pub skip: bool,
+    /// Debian releases older than this have the arch only in debian-ports.
+    pub debian_ports_before: Option<u32>,
+    /// The variable that allows debian-ports; without it the arch is skipped there.
+    pub force_env: Option<&'static str>,
+    /// The first Ubuntu major release with the arch.
+    pub ubuntu_since: Option<u32>,
+}
+
 #[derive(Debug)]
 pub struct BinaryInfo {
     /// ELF `e_machine`, Mach-O CPU type or PE machine, by the os's format.
@@ -89,6 +102,7 @@ pub struct Target {
     pub multiarch: Option<&'static str>,
     /// Suffix of Debian's cross packages where it is not the triple (`mingw-w64-x86-64`).
     pub apt_suffix: Option<&'static str>,
+    pub apt: AptFacts,
     pub macos_min: Option<&'static str>,
     pub bin: BinaryInfo,
     pub file_arch: &'static [&'static str],
