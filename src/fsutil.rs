@@ -37,3 +37,23 @@ fn temp_name(path: &Path) -> PathBuf {
         .unwrap_or_default();
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
+
+/// An exclusive lock on `path` (created with its directory), held while the File lives.
+/// Tries first; when another process holds it, says so once and waits.
+pub fn lock(path: &Path, who: &str) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open lock {}", path.display()))?;
+    if file.try_lock().is_err() {
+        eprintln!("{who}: waiting for lock on {}", path.display());
+        file.lock()
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+    }
+    Ok(file)
+}

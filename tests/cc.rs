@@ -6,33 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{bin_dir, require_tool, run, Checked, Run};
-
-/// (platform, gnu triple, qemu, what `uname -m` prints under it)
-const TARGETS: &[(&str, &str, &str, &str)] = &[
-    (
-        "linux/arm64",
-        "aarch64-linux-gnu",
-        "qemu-aarch64",
-        "aarch64",
-    ),
-    ("linux/arm/v7", "arm-linux-gnueabihf", "qemu-arm", "armv7l"),
-    ("linux/arm/v6", "arm-linux-gnueabi", "qemu-arm", "armv7l"),
-    ("linux/386", "i686-linux-gnu", "qemu-i386", "i686"),
-    (
-        "linux/ppc64le",
-        "powerpc64le-linux-gnu",
-        "qemu-ppc64le",
-        "ppc64le",
-    ),
-    ("linux/s390x", "s390x-linux-gnu", "qemu-s390x", "s390x"),
-    (
-        "linux/riscv64",
-        "riscv64-linux-gnu",
-        "qemu-riscv64",
-        "riscv64",
-    ),
-];
+use crate::util::{bin_dir, require_tool, require_tools, run, Checked, Run, CROSS_TARGETS};
 
 const HELLO_C: &str = "#include <stdio.h>\n#include <sys/utsname.h>\n\
     int main(void) { struct utsname u; uname(&u); printf(\"c %s\\n\", u.machine); return 0; }\n";
@@ -81,7 +55,7 @@ impl Work {
 fn have_cross_toolchains(tool: &str) -> bool {
     require_tool(tool)
         && require_tool("ld.lld")
-        && TARGETS.iter().all(|(_, gnu, qemu, _)| {
+        && CROSS_TARGETS.iter().all(|(_, gnu, qemu, _)| {
             require_tool(&format!("{gnu}-gcc"))
                 && require_tool(&format!("{gnu}-g++"))
                 && require_tool(qemu)
@@ -102,7 +76,7 @@ fn qemu_output(qemu: &str, gnu: &str, binary: &Path) -> String {
 
 fn hello_everywhere(backend: &str) {
     let w = Work::new();
-    for (platform, gnu, qemu, uname) in TARGETS {
+    for (platform, gnu, qemu, uname) in CROSS_TARGETS {
         for (lang, source, compiler, label) in [
             ("c", "hello.c", "xx-clang", "c"),
             ("cxx", "hello.cc", "xx-clang++", "c++"),
@@ -461,11 +435,7 @@ fn copy_tree(from: &Path, to: &Path) {
 /// steps (compress/decompress the sample files, compare) run under qemu.
 #[test]
 fn real_c_library_bzip2_with_autotools_env_and_its_tests_under_qemu() {
-    if !require_tool("make")
-        || !require_tool("clang")
-        || !require_tool("qemu-aarch64")
-        || !require_tool("qemu-riscv64")
-    {
+    if !require_tools(&["make", "clang", "qemu-aarch64", "qemu-riscv64"]) {
         return;
     }
     let w = Work::new();
@@ -543,11 +513,7 @@ fn real_c_library_bzip2_with_autotools_env_and_its_tests_under_qemu() {
 /// test through the toolchain's CMAKE_CROSSCOMPILING_EMULATOR (qemu), big-endian included.
 #[test]
 fn real_c_library_zlib_ng_with_the_cmake_toolchain_file() {
-    if !require_tool("cmake")
-        || !require_tool("clang")
-        || !require_tool("qemu-aarch64")
-        || !require_tool("qemu-s390x")
-    {
+    if !require_tools(&["cmake", "clang", "qemu-aarch64", "qemu-s390x"]) {
         return;
     }
     let w = Work::new();
@@ -631,11 +597,7 @@ fn real_c_library_zlib_ng_with_the_cmake_toolchain_file() {
 /// test program through the cross file's exe_wrapper (qemu).
 #[test]
 fn meson_cross_file_builds_and_tests_under_qemu() {
-    if !require_tool("meson")
-        || !require_tool("ninja")
-        || !require_tool("clang")
-        || !require_tool("qemu-riscv64")
-    {
+    if !require_tools(&["meson", "ninja", "clang", "qemu-riscv64"]) {
         return;
     }
     let w = Work::new();

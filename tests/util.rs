@@ -135,3 +135,35 @@ pub fn require_tool(tool: &str) -> bool {
 
 /// A list of environment variables for a case table.
 pub type Env = &'static [(&'static str, &'static str)];
+
+/// The Linux targets Debian's cross gcc serves here: (platform, gnu triple, qemu,
+/// what `uname -m` prints under that qemu).
+pub const CROSS_TARGETS: &[(&str, &str, &str, &str)] = &[
+    (
+        "linux/arm64",
+        "aarch64-linux-gnu",
+        "qemu-aarch64",
+        "aarch64",
+    ),
+    ("linux/arm/v7", "arm-linux-gnueabihf", "qemu-arm", "armv7l"),
+    ("linux/arm/v6", "arm-linux-gnueabi", "qemu-arm", "armv7l"),
+    ("linux/386", "i686-linux-gnu", "qemu-i386", "i686"),
+    (
+        "linux/ppc64le",
+        "powerpc64le-linux-gnu",
+        "qemu-ppc64le",
+        "ppc64le",
+    ),
+    ("linux/s390x", "s390x-linux-gnu", "qemu-s390x", "s390x"),
+    (
+        "linux/riscv64",
+        "riscv64-linux-gnu",
+        "qemu-riscv64",
+        "riscv64",
+    ),
+];
+
+/// `require_tool` for each; true only if all are there.
+pub fn require_tools(tools: &[&str]) -> bool {
+    tools.iter().all(|t| require_tool(t))
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::util::{require_tool, run, Env, HostRoot, Run};
+use crate::util::{require_tool, run, Env, HostRoot, Run, CROSS_TARGETS};
 
 fn verify(env: &[(&str, &str)], args: &[&str]) -> crate::util::Checked {
     let root = HostRoot::new(Some("ID=debian\nVERSION_ID=12\n"));
@@ -185,32 +185,6 @@ struct CrossBinaries {
     dir: tempfile::TempDir,
 }
 
-/// (gcc triple, platform, qemu binary, `uname -m` it prints)
-const CROSS: &[(&str, &str, &str, &str)] = &[
-    (
-        "aarch64-linux-gnu",
-        "linux/arm64",
-        "qemu-aarch64",
-        "aarch64",
-    ),
-    ("arm-linux-gnueabihf", "linux/arm/v7", "qemu-arm", "armv7l"),
-    ("arm-linux-gnueabi", "linux/arm/v6", "qemu-arm", "armv7l"),
-    (
-        "riscv64-linux-gnu",
-        "linux/riscv64",
-        "qemu-riscv64",
-        "riscv64",
-    ),
-    (
-        "powerpc64le-linux-gnu",
-        "linux/ppc64le",
-        "qemu-ppc64le",
-        "ppc64le",
-    ),
-    ("s390x-linux-gnu", "linux/s390x", "qemu-s390x", "s390x"),
-    ("i686-linux-gnu", "linux/386", "qemu-i386", "i686"),
-];
-
 const HELLO_C: &str = r#"#include <stdio.h>
 #include <sys/utsname.h>
 int main(void) { struct utsname u; uname(&u); printf("%s\n", u.machine); return 0; }
@@ -219,16 +193,16 @@ int main(void) { struct utsname u; uname(&u); printf("%s\n", u.machine); return 
 fn cross_binaries() -> Option<&'static Path> {
     static BUILT: OnceLock<Option<CrossBinaries>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
-        let have_all = CROSS
+        let have_all = CROSS_TARGETS
             .iter()
-            .all(|(triple, ..)| require_tool(&format!("{triple}-gcc")));
+            .all(|(_, triple, ..)| require_tool(&format!("{triple}-gcc")));
         if !have_all {
             return None;
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let src = dir.path().join("hello.c");
         std::fs::write(&src, HELLO_C).expect("write hello.c");
-        for (triple, ..) in CROSS {
+        for (_, triple, ..) in CROSS_TARGETS {
             for (suffix, extra) in [("dynamic", None), ("static", Some("-static"))] {
                 let out = dir.path().join(format!("hello-{triple}-{suffix}"));
                 let mut cmd = Command::new(format!("{triple}-gcc"));
@@ -252,7 +226,7 @@ fn bin(dir: &Path, triple: &str, kind: &str) -> PathBuf {
 #[test]
 fn real_cross_binaries_pass_for_their_target_and_fail_for_others() {
     let Some(dir) = cross_binaries() else { return };
-    for (triple, platform, ..) in CROSS {
+    for (platform, triple, ..) in CROSS_TARGETS {
         let dynamic = bin(dir, triple, "dynamic");
         let stat = bin(dir, triple, "static");
         let d = dynamic.to_str().unwrap();
@@ -283,9 +257,9 @@ fn real_cross_binaries_pass_for_their_target_and_fail_for_others() {
             "{platform}: the dynamic file after a static one must fail"
         );
         // Every other target rejects it.
-        for (_, other, ..) in CROSS
+        for (other, ..) in CROSS_TARGETS
             .iter()
-            .filter(|(t, p, ..)| t != triple && !same_machine(p, platform))
+            .filter(|(p, t, ..)| t != triple && !same_machine(p, platform))
         {
             let r = verify(&[("TARGETPLATFORM", other)], &[d]);
             assert_eq!(r.code, 1, "{triple} binary must fail for {other}");
@@ -395,7 +369,7 @@ fn max_glibc_rejects_newer_symbol_versions() {
 #[test]
 fn verified_binaries_run_under_qemu() {
     let Some(dir) = cross_binaries() else { return };
-    for (triple, platform, qemu, uname) in CROSS {
+    for (platform, triple, qemu, uname) in CROSS_TARGETS {
         if !require_tool(qemu) {
             return;
         }

@@ -169,21 +169,7 @@ fn lock(ctx: &Context) -> Result<Option<File>> {
     if ctx.var(ev::XX_APT_NOLOCK).is_some() {
         return Ok(None);
     }
-    let path = ctx.host_path("/var/lock/xx-apt");
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open lock {}", path.display()))?;
-    if file.try_lock().is_err() {
-        eprintln!("xx-apt: waiting for lock on {}", path.display());
-        file.lock()
-            .with_context(|| format!("cannot lock {}", path.display()))?;
-    }
+    let file = crate::fsutil::lock(&ctx.host_path("/var/lock/xx-apt"), "xx-apt")?;
     Ok(Some(file))
 }
 

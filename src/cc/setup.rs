@@ -90,16 +90,7 @@ pub fn ensure(ctx: &Context, t: &Target) -> Result<PathBuf> {
 }
 
 fn lock(dir: &Path) -> Result<File> {
-    let path = dir.join(".xx-cc.lock");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open lock {}", path.display()))?;
-    file.lock()
-        .with_context(|| format!("cannot lock {}", path.display()))?;
-    Ok(file)
+    crate::fsutil::lock(&dir.join(".xx-cc.lock"), "xx-cc")
 }
 
 fn write_aliases(ctx: &Context, t: &Target, dir: &Path) -> Result<()> {
