@@ -69,6 +69,7 @@ struct Row {
     rust: BTreeMap<String, String>,
     #[serde(default)]
     zig: BTreeMap<String, String>,
+    zig_cpu: Option<String>,
     go: BTreeMap<String, String>,
     go_variant: Option<String>,
     qemu: Option<String>,
@@ -292,7 +293,7 @@ fn generate(table: &Table) -> String {
             "    Target {{ platform: {:?}, os: {os:?}, arch: {arch:?}, variant: {variant:?}, default: {}, \
              platform_variant: {platform_variant}, extra_variants: {}, aliases: {}, march: {:?}, deb: {:?}, apk: {:?}, rpm: {:?}, \
              triple: TripleParts {{ arch: {:?}, abi: {:?}, arch_env: {}, alpine_arch: {}, alpine_abi: {}, clang_arch: {} }}, \
-             rust: {}, zig: {}, go: {}, go_variant: {}, qemu: {}, meson: {:?}, lld: {}, lld_static: {}, multiarch: {}, apt_suffix: {}, apt: AptFacts {{ skip: {}, debian_ports_before: {}, force_env: {}, ubuntu_since: {} }}, macos_min: {}, \
+             rust: {}, zig: {}, zig_cpu: {}, go: {}, go_variant: {}, qemu: {}, meson: {:?}, lld: {}, lld_static: {}, multiarch: {}, apt_suffix: {}, apt: AptFacts {{ skip: {}, debian_ports_before: {}, force_env: {}, ubuntu_since: {} }}, macos_min: {}, \
              bin: BinaryInfo {{ machine: {}, bits: {}, endian: {endian}, float_abi: {}, float_abi_musl: {}, arm_arch: {arm_arch}, loader_gnu: {}, loader_musl: {} }}, \
              file_arch: {} }},",
             row.platform,
@@ -311,6 +312,7 @@ fn generate(table: &Table) -> String {
             opt(&t.clang_arch),
             pairs(&row.rust),
             pairs(&row.zig),
+            opt(&row.zig_cpu),
             pairs(&row.go),
             opt(&row.go_variant),
             opt(&row.qemu),

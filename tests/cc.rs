@@ -128,20 +128,39 @@ fn gcc_backend_hello_c_and_cxx_for_seven_targets() {
     }
 }
 
-/// zig pins the glibc version; xx-verify --max-glibc proves it.
+/// The zig backend for every target (dynamic glibc: zig cannot link glibc statically,
+/// which is one clear error), verified strictly and run under qemu; on arm64 it pins
+/// glibc 2.17, and xx-verify --max-glibc proves it.
 #[test]
-fn zig_backend_pins_glibc() {
+fn zig_backend_for_seven_targets_and_glibc_pinning() {
     // zig from PyPI (`python3 -m ziglang`, what setup-test-deps installs) or on PATH.
     let has_zig = Command::new("python3")
         .args(["-m", "ziglang", "version"])
         .output()
         .is_ok_and(|o| o.status.success())
         || require_tool("zig");
-    if !has_zig || !require_tool("qemu-aarch64") {
+    if !has_zig || !require_tools(&["qemu-aarch64", "qemu-arm", "qemu-riscv64"]) {
         return;
     }
     let w = Work::new();
-    let out = w.path("zig-hello").to_string_lossy().into_owned();
+    for (platform, gnu, qemu, uname) in CROSS_TARGETS {
+        let out = w.path(&format!("zig-{gnu}")).to_string_lossy().into_owned();
+        let r = w.run(
+            "xx-clang",
+            platform,
+            &["-O2", "-o", &out, "hello.c"],
+            &[("XX_CC_COMPILER", "zig")],
+        );
+        assert_eq!(r.code, 0, "zig {platform}: {}", r.stderr);
+        let v = w.run("xx-verify", platform, &["--strict", &out], &[]);
+        assert_eq!(v.code, 0, "zig {platform}: {}", v.stderr);
+        assert_eq!(
+            qemu_output(qemu, gnu, Path::new(&out)),
+            format!("c {uname}"),
+            "zig {platform}"
+        );
+    }
+    let out = w.path("zig-217").to_string_lossy().into_owned();
     let env = [("XX_CC_COMPILER", "zig"), ("XX_GLIBC_VERSION", "2.17")];
     let r = w.run(
         "xx-clang",
@@ -167,6 +186,19 @@ fn zig_backend_pins_glibc() {
     assert_eq!(
         qemu_output("qemu-aarch64", "aarch64-linux-gnu", Path::new(&out)),
         "c aarch64"
+    );
+    let r = w.run(
+        "xx-clang",
+        "linux/arm64",
+        &["-static", "-o", &out, "hello.c"],
+        &env,
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .starts_with("xx-clang: zig links glibc only dynamically\nhelp:"),
+        "{}",
+        r.stderr
     );
 }
 

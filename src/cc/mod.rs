@@ -224,6 +224,12 @@ fn zig(ctx: &Context, lang: Lang, t: &Target, args: &[String]) -> Result<ExitCod
     {
         target = format!("{target}.{glibc}");
     }
+    if t.resolved.libc == "gnu" && args.iter().any(|a| a == "-static") {
+        bail!(
+            "zig links glibc only dynamically\n\
+             help: use XX_LIBC=musl for a static binary, or XX_CC_COMPILER=clang (or gcc)"
+        );
+    }
     let sub = if lang == Lang::Cxx { "c++" } else { "cc" };
     let mut cmd = match prefix::find_tool(ctx, "zig") {
         Some(zig) => Command::new(zig),
@@ -234,7 +240,11 @@ fn zig(ctx: &Context, lang: Lang, t: &Target, args: &[String]) -> Result<ExitCod
             c
         }
     };
-    cmd.arg(sub).arg("-target").arg(target).args(args);
+    cmd.arg(sub).arg("-target").arg(target);
+    if let Some(cpu) = t.row.zig_cpu {
+        cmd.arg(format!("-mcpu={cpu}"));
+    }
+    cmd.args(args);
     Err(exec(&mut cmd))
 }
 

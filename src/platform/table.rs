@@ -89,6 +89,8 @@ pub struct Target {
     pub triple: TripleParts,
     pub rust: &'static [(&'static str, &'static str)],
     pub zig: &'static [(&'static str, &'static str)],
+    /// zig's `-mcpu` where its default CPU is too new for the platform (armv6, armv5).
+    pub zig_cpu: Option<&'static str>,
     pub go: &'static [(&'static str, &'static str)],
     pub go_variant: Option<&'static str>,
     pub qemu: Option<&'static str>,
