@@ -35,12 +35,14 @@ env_vars! {
     XX_GLIBC_VERSION, "info", "glibc version appended to `xx info zig-target` (e.g. 2.17).";
     XX_PREFIX, "cc", "Directory for <triple>.cfg and the <triple>-* aliases (default /usr/bin as root in a container, else ~/.local/share/xx/bin).";
     XX_CC_COMPILER, "cc", "Backend: clang (default when installed), gcc (Debian's <triple>-gcc) or zig.";
+    XX_CC_DEPTH, "cc", "Set by xx-cc for the compiler it runs; a loop back into xx stops at 3.";
     XX_CC_PREFER_LINKER, "cc", "lld (default), ld or gold.";
     XX_CC_PREFER_STATIC_LINKER, "cc", "Set: bfd ld where lld's static output is not trusted (386, ppc64le).";
     XX_APT_PREFER_CROSS, "apt", "Prefer Debian's <pkg>-<arch>-cross packages over <pkg>:<arch>.";
     XX_APT_FORCE_RISCV64, "apt", "Install riscv64 packages even where the distribution release has none.";
     XX_APT_NOLOCK, "apt", "Do not take /var/lock/xx-apt (set for nested calls).";
     XX_APT_DRY_RUN, "apt", "Print the dpkg/apt commands instead of running them (source files are still written).";
+    XX_APT_PRIMARY_MIRROR, "apt", "URL of the main archive for arches it serves, when the host's sources name only a ports mirror.";
     XX_APT_PORTS_MIRROR, "apt", "URL of the ports mirror for arches the distribution serves there (Ubuntu arm64, …).";
     XX_VERIFY_STATIC, "verify", "1: every file must be statically linked (like --static).";
     XX_VERIFY_FILE_CMD_OUTPUT, "verify", "Check this text as if file(1) had printed it, instead of reading the file.";

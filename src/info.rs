@@ -183,7 +183,7 @@ fn env_lines(r: &Resolved) -> String {
 }
 
 /// `/`, `/<triple>/` for Alpine cross sysroots, the macOS SDK for darwin.
-fn sysroot(ctx: &Context, r: &Resolved) -> String {
+pub(crate) fn sysroot(ctx: &Context, r: &Resolved) -> String {
     let mut sysroot = "/".to_string();
     let alpine = ctx.host_path("/etc/alpine-release").is_file();
     if alpine && r.march != ctx.host_march() && r.os == "linux" {

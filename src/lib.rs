@@ -25,14 +25,18 @@ pub const PERSONALITIES: &[&str] = &[
 
 /// Dispatches one process: picks the personality from argv[0] (or `xx NAME`) and runs it.
 pub fn run_multicall() -> ExitCode {
-    let mut args: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let argv0 = if args.is_empty() {
+    // Compilers get their arguments byte for byte (file names need not be UTF-8); the
+    // other personalities read them as text.
+    let mut args_os: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let argv0 = if args_os.is_empty() {
         "xx".to_string()
     } else {
-        args.remove(0)
+        args_os.remove(0).to_string_lossy().into_owned()
     };
+    let mut args: Vec<String> = args_os
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let stem = std::path::Path::new(&argv0)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -44,13 +48,14 @@ pub fn run_multicall() -> ExitCode {
         None if stem == "clang" || stem == "clang++" => (stem.clone(), stem.clone()),
         None if stem != "xx" => {
             let ctx = Context::from_process();
-            match cc::run_alias(&ctx, &stem, &args) {
+            match cc::run_alias(&ctx, &argv0, &stem, &args_os) {
                 Some(result) => return report(&stem, result),
                 None => return report("xx", cli::run(&argv0, args)),
             }
         }
         None => match args.first() {
             Some(first) if PERSONALITIES.contains(&first.as_str()) => {
+                args_os.remove(0);
                 let name = args.remove(0);
                 let prog = format!("xx {name}");
                 (name, prog)
@@ -62,7 +67,7 @@ pub fn run_multicall() -> ExitCode {
     let result = match name.as_str() {
         "info" => info::run(&mut ctx, &prog, &args),
         "verify" => verify::run(&ctx, &prog, &args),
-        "cc" | "c++" | "clang" | "clang++" => cc::run_personality(&ctx, &name, &args),
+        "cc" | "c++" | "clang" | "clang++" => cc::run_personality(&ctx, &name, &args_os),
         "apt" | "apt-get" => apt::run(&ctx, &name, &args),
         other => Err(anyhow::anyhow!(
             "unknown personality xx-{other}; known: {}",

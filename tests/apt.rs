@@ -11,7 +11,8 @@ const AMD64_LIST: &str = "Package: gcc-aarch64-linux-gnu\nArchitecture: amd64\n\
     Package: gcc-x86-64-linux-gnu\nArchitecture: arm64\n\n\
     Package: libssl-dev\nArchitecture: amd64\n\n\
     Package: libgcc-12-dev\nArchitecture: amd64\n\n\
-    Package: gcc-mingw-w64-x86-64\nArchitecture: amd64\n";
+    Package: gcc-mingw-w64-x86-64\nArchitecture: amd64\n\n\
+    Package: libgcc-13-dev-arm64-cross\nArchitecture: all\n";
 const ARM64_LIST: &str = "Package: libssl-dev\nArchitecture: arm64\n\n\
     Package: libc6-dev\nArchitecture: arm64\n\n\
     Package: libgcc-12-dev\nArchitecture: arm64\n\n\
@@ -298,6 +299,19 @@ fn source_files() {
     assert_eq!(
         std::fs::read_to_string(&list).unwrap(),
         "deb [arch=amd64] http://127.0.0.1:9/debian bookworm main\n# deb-src [arch=amd64] http://127.0.0.1:9/debian bookworm main\n"
+    );
+    // A relative path is the caller's, not under the host root.
+    let mut r = Run::new("xx-apt", &["--fix-source-file", "my.list", "arm64"]).root(&root);
+    std::fs::write(
+        root.path().join("my.list"),
+        "deb http://127.0.0.1:9/d b main\n",
+    )
+    .unwrap();
+    r.cwd = Some(root.path().to_path_buf());
+    assert_eq!(run(&r).code, 0);
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("my.list")).unwrap(),
+        "deb [arch=arm64] http://127.0.0.1:9/d b main\n"
     );
 }
 

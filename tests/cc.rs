@@ -297,6 +297,45 @@ fn xx_flags() {
         .unwrap();
     assert!(alias.status.success(), "{alias:?}");
     assert_eq!(w.run("xx-verify", "linux/arm64", &[&out], &[]).code, 0);
+    // … with no XX_PREFIX at all (make/cmake call them so): the alias's own directory is
+    // the prefix, and nothing is written to the default prefix (/usr/bin as root in a
+    // container).
+    let default_cfg = Path::new("/usr/bin/riscv64-linux-gnu.cfg");
+    let existed = default_cfg.exists();
+    let alias = Command::new(prefix.join("riscv64gc-unknown-linux-gnu-clang"))
+        .args(["-c", "-o", "rv.o", "hello.c"])
+        .current_dir(w.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    assert!(
+        alias.status.success(),
+        "explicit riscv64gc is spelled riscv64 for clang: {alias:?}"
+    );
+    assert_eq!(
+        default_cfg.exists(),
+        existed,
+        "an alias wrote into the default prefix"
+    );
+    // A --target that is not a triple never names a file.
+    let bad = w.run(
+        "xx-clang",
+        "linux/arm64",
+        &["--target=../arm64", "--print-target-triple"],
+        &[],
+    );
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("not a target triple"), "{}", bad.stderr);
+    // A loop back into xx stops.
+    let deep = w.run(
+        "xx-clang",
+        "linux/arm64",
+        &["-c", "hello.c"],
+        &[("XX_CC_DEPTH", "3")],
+    );
+    assert_eq!(deep.code, 1);
+    assert!(deep.stderr.contains("leads back to xx"), "{}", deep.stderr);
     // --config is passed to clang untouched (no --target of ours).
     let cfg_file = w.path("my.cfg");
     std::fs::write(&cfg_file, "--target=s390x-linux-gnu\n").unwrap();
@@ -330,6 +369,16 @@ fn xx_flags() {
     );
     assert_eq!(w.run("xx-clang", "linux/arm64", &["--unwrap"], &[]).code, 0);
     assert!(!prefix.join("clang").exists());
+    // A clang that is not ours is never replaced, nor removed.
+    std::os::unix::fs::symlink("/bin/true", prefix.join("clang")).unwrap();
+    let refused = w.run("xx-clang", "linux/arm64", &["--wrap"], &[]);
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("is not xx's"), "{}", refused.stderr);
+    assert_eq!(w.run("xx-clang", "linux/arm64", &["--unwrap"], &[]).code, 0);
+    assert_eq!(
+        std::fs::read_link(prefix.join("clang")).unwrap(),
+        Path::new("/bin/true")
+    );
 }
 
 #[test]

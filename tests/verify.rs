@@ -269,6 +269,25 @@ fn real_cross_binaries_pass_for_their_target_and_fail_for_others() {
                 r.stderr
             );
         }
+        // A shared library has no interpreter, but it is not static.
+        let lib = dir.join(format!("libhello-{triple}.so"));
+        let gcc = Command::new(format!("{triple}-gcc"))
+            .args(["-shared", "-fPIC", "-o"])
+            .arg(&lib)
+            .arg(dir.join("hello.c"))
+            .status()
+            .expect("run cross gcc");
+        assert!(gcc.success());
+        let r = verify(
+            &[("TARGETPLATFORM", platform)],
+            &["--static", lib.to_str().unwrap()],
+        );
+        assert_eq!(r.code, 1, "{platform}: a shared library passed --static");
+        assert!(
+            r.stderr.contains("is not statically linked"),
+            "{}",
+            r.stderr
+        );
         let mac = verify(&[("TARGETPLATFORM", "darwin/arm64")], &[d]);
         assert!(
             mac.stderr

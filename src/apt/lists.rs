@@ -60,16 +60,21 @@ impl Index {
     }
 }
 
-const GCC_STEMS: &[&str] = &["libgcc", "libstdc++"];
+pub const GCC_STEMS: &[&str] = &["libgcc", "libstdc++"];
 
-/// Scans the files once, keeping only the names in `wanted` and the gcc dev packages of
-/// `target_arch`.
-pub fn read(files: &[PathBuf], wanted: &BTreeSet<String>, target_arch: &str) -> Result<Index> {
+/// Scans the files once, keeping the names in `wanted`, every name starting with one of
+/// `stems`, and the gcc dev package versions of `target_arch`.
+pub fn read(
+    files: &[PathBuf],
+    wanted: &BTreeSet<String>,
+    stems: &[&str],
+    target_arch: &str,
+) -> Result<Index> {
     let mut index = Index::default();
     for file in files {
         let reader =
             open(file).with_context(|| format!("cannot read apt list {}", file.display()))?;
-        scan(reader, wanted, target_arch, &mut index)
+        scan(reader, wanted, stems, target_arch, &mut index)
             .with_context(|| format!("cannot read apt list {}", file.display()))?;
     }
     Ok(index)
@@ -91,6 +96,7 @@ fn open(path: &Path) -> Result<Box<dyn BufRead>> {
 fn scan(
     reader: Box<dyn BufRead>,
     wanted: &BTreeSet<String>,
+    stems: &[&str],
     target_arch: &str,
     index: &mut Index,
 ) -> Result<()> {
@@ -105,7 +111,7 @@ fn scan(
             if arch == target_arch {
                 note_gcc(&name, index);
             }
-            if wanted.contains(&name) {
+            if wanted.contains(&name) || stems.iter().any(|s| name.starts_with(s)) {
                 index.arches.entry(name).or_default().insert(arch);
             }
         }
@@ -142,7 +148,7 @@ mod tests {
             .map(String::from)
             .into();
         let mut index = Index::default();
-        scan(Box::new(text.as_bytes()), &wanted, "arm64", &mut index).unwrap();
+        scan(Box::new(text.as_bytes()), &wanted, &[], "arm64", &mut index).unwrap();
         assert!(index.exists("libssl-dev"));
         assert!(!index.exists("absent"));
         assert!(index.is_arch_all("python3-jsonschema"));

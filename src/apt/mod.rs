@@ -58,7 +58,7 @@ pub fn run(ctx: &Context, name: &str, args: &[String]) -> Result<ExitCode> {
         let err = Command::new("apt").args(&options).exec();
         return Err(anyhow::Error::new(err).context("cannot run apt"));
     }
-    let _lock = lock(ctx)?;
+    let lock = lock(ctx)?;
     let cross = r.is_cross(&ctx.host_march());
     if r.os == "linux" {
         prepare_arch(ctx, &r, cross, ports)?;
@@ -70,6 +70,9 @@ pub fn run(ctx: &Context, name: &str, args: &[String]) -> Result<ExitCode> {
     }
     let mut argv = options;
     argv.extend(mapped);
+    if let Some(file) = &lock {
+        crate::fsutil::keep_across_exec(file);
+    }
     run_apt(ctx, apt, &argv)
 }
 
@@ -83,7 +86,13 @@ fn special_flags(ctx: &Context, args: &[String]) -> Result<Option<ExitCode>> {
         let (Some(file), Some(arch)) = (args.get(i + 1), args.get(i + 2)) else {
             bail!("usage: --fix-source-file FILE ARCH, e.g. --fix-source-file /etc/apt/sources.list amd64");
         };
-        sources::fix_file(&ctx.host_path(file), arch)?;
+        // XX_HOST_ROOT applies to absolute paths; a relative one is the caller's.
+        let path = if file.starts_with('/') {
+            ctx.host_path(file)
+        } else {
+            PathBuf::from(file)
+        };
+        sources::fix_file(&path, arch)?;
         return Ok(Some(ExitCode::SUCCESS));
     }
     Ok(None)
@@ -107,7 +116,11 @@ fn availability(ctx: &Context, r: &Resolved, release: &OsRelease) -> Availabilit
     if apt.skip {
         return Availability::Skip(String::new());
     }
+    // No VERSION_ID (Debian testing/sid) is the newest release there is.
     let major = |v: &str| {
+        if v.is_empty() {
+            return u32::MAX;
+        }
         v.split('.')
             .next()
             .and_then(|m| m.parse::<u32>().ok())
@@ -253,9 +266,7 @@ fn ubuntu_sources(ctx: &Context, r: &Resolved) -> Result<()> {
     let primary = platform::vendor_info(&r.vendor)
         .is_some_and(|v| v.primary_arches.contains(&r.deb.as_str()));
     let mirror = if primary {
-        uris.first()
-            .cloned()
-            .ok_or_else(|| anyhow!("no URIs in {}", main.display()))?
+        sources::primary_mirror(ctx, &uris)?
     } else {
         sources::ports_mirror(ctx, &uris)?
     };
@@ -362,15 +373,18 @@ fn map_names(ctx: &Context, r: &Resolved, cross: bool, packages: &[String]) -> R
         .map(str::to_string)
         .unwrap_or_else(|| r.triple.replace('_', "-"));
     let cross_suffix = format!("{}-cross", r.pkg_arch);
+    // The meta names' gcc version is only known after reading, so every spelling of
+    // their packages is looked up (`libgcc-12-dev-arm64-cross` for XX_APT_PREFER_CROSS).
     let mut wanted = BTreeSet::new();
-    for p in packages {
-        for name in [
-            p.clone(),
-            format!("{p}-{suffix}"),
-            format!("{p}-{cross_suffix}"),
-        ] {
-            wanted.insert(name);
-        }
+    let bases = packages.iter().flat_map(|p| match p.as_str() {
+        "xx-c-essentials" => vec!["libc6-dev".to_string()],
+        "xx-cxx-essentials" => vec![],
+        _ => vec![p.clone()],
+    });
+    for p in bases {
+        wanted.insert(format!("{p}-{suffix}"));
+        wanted.insert(format!("{p}-{cross_suffix}"));
+        wanted.insert(p);
     }
     let lists = lists_dir(ctx);
     let mut files = lists::files_for_arch(&lists, &r.pkg_arch);
@@ -378,7 +392,7 @@ fn map_names(ctx: &Context, r: &Resolved, cross: bool, packages: &[String]) -> R
         files.extend(lists::files_for_arch(&lists, native.deb));
     }
     files.extend(lists::files_for_arch(&lists, "all"));
-    let index = lists::read(&files, &wanted, &r.pkg_arch)?;
+    let index = lists::read(&files, &wanted, lists::GCC_STEMS, &r.pkg_arch)?;
     let mut out = Vec::new();
     for p in packages {
         let names: Vec<String> = match p.as_str() {
@@ -442,7 +456,11 @@ fn run_apt(ctx: &Context, apt: &str, argv: &[String]) -> Result<ExitCode> {
     if dry_run(ctx) {
         return Ok(ExitCode::SUCCESS);
     }
-    let err = Command::new(apt).args(argv).exec();
+    // The lock's descriptor stays open in apt; nested xx-apt calls must not wait for it.
+    let err = Command::new(apt)
+        .args(argv)
+        .env(ev::XX_APT_NOLOCK, "1")
+        .exec();
     Err(anyhow::Error::new(err).context(format!("cannot run {apt}")))
 }
 

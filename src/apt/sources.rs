@@ -151,6 +151,21 @@ pub fn ubuntu_ports_entry(
     }
 }
 
+/// The main archive's mirror (for amd64/i386 on Ubuntu): `XX_APT_PRIMARY_MIRROR`, else a
+/// configured URI that is not a ports mirror (an arm64 host has only ports URIs).
+pub fn primary_mirror(ctx: &Context, configured: &[String]) -> Result<String> {
+    if let Some(m) = ctx.var(crate::env_vars::XX_APT_PRIMARY_MIRROR) {
+        return Ok(m.to_string());
+    }
+    match configured.iter().find(|u| !u.trim_end_matches('/').ends_with("-ports")) {
+        Some(u) => Ok(u.clone()),
+        None => bail!(
+            "this arch is served from the distribution's main archive, and only a ports mirror is configured\n\
+             help: set XX_APT_PRIMARY_MIRROR to the main archive's URL"
+        ),
+    }
+}
+
 /// The ports mirror: `XX_APT_PORTS_MIRROR`, else a ports URI already configured.
 pub fn ports_mirror(ctx: &Context, configured: &[String]) -> Result<String> {
     if let Some(m) = ctx.var(crate::env_vars::XX_APT_PORTS_MIRROR) {

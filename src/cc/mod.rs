@@ -10,8 +10,9 @@ mod files;
 mod prefix;
 mod setup;
 
+use std::ffi::{OsStr, OsString};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -34,6 +35,9 @@ pub struct Target {
 impl Target {
     /// From the environment (TARGETPLATFORM, …), or from an explicit `--target` triple.
     pub fn new(ctx: &Context, explicit: Option<&str>) -> Result<Target> {
+        if let Some(t) = explicit.filter(|t| !is_triple_shaped(t)) {
+            bail!("--target={t}: not a target triple (letters, digits, '.', '_', '-')");
+        }
         let resolved = match explicit {
             Some(triple) => {
                 let p = platform::parse_cli_platform(triple)
@@ -56,7 +60,7 @@ impl Target {
             .map(str::to_string)
             .unwrap_or_else(|| resolved.triple.clone());
         let clang_target = match explicit {
-            Some(t) => t.to_string(),
+            Some(t) => clang_spelling(t, row),
             None => resolved.clang_triple.clone(),
         };
         Ok(Target {
@@ -73,6 +77,25 @@ impl Target {
     }
 }
 
+/// Triples name files in the prefix: nothing that could be a path.
+fn is_triple_shaped(t: &str) -> bool {
+    !t.is_empty()
+        && !t.starts_with('.')
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+}
+
+/// An explicit triple as clang takes it: `riscv64gc-…` → `riscv64-…` (the row's
+/// `clang_arch`), as xx does.
+fn clang_spelling(triple: &str, row: &platform::Target) -> String {
+    match (row.triple.clang_arch, triple.split_once('-')) {
+        (Some(clang_arch), Some((arch, rest))) if arch != clang_arch => {
+            format!("{clang_arch}-{rest}")
+        }
+        _ => triple.to_string(),
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Lang {
     C,
@@ -80,7 +103,7 @@ enum Lang {
 }
 
 /// `xx-cc` / `xx-clang` (C) and `xx-c++` / `xx-clang++` (C++).
-pub fn run_personality(ctx: &Context, name: &str, args: &[String]) -> Result<ExitCode> {
+pub fn run_personality(ctx: &Context, name: &str, args: &[OsString]) -> Result<ExitCode> {
     let lang = if name.ends_with("++") {
         Lang::Cxx
     } else {
@@ -90,24 +113,50 @@ pub fn run_personality(ctx: &Context, name: &str, args: &[String]) -> Result<Exi
 }
 
 /// `<triple>-clang`, `<triple>-clang++`, `<triple>-pkg-config` (links to xx in the prefix).
-pub fn run_alias(ctx: &Context, stem: &str, args: &[String]) -> Option<Result<ExitCode>> {
-    if let Some(triple) = stem.strip_suffix("-clang++") {
-        return Some(compile(ctx, Lang::Cxx, Some(triple), args));
+/// The prefix is the alias's own directory unless XX_PREFIX says otherwise, so a build
+/// system calling the alias by path needs no environment.
+pub fn run_alias(
+    ctx: &Context,
+    argv0: &str,
+    stem: &str,
+    args: &[OsString],
+) -> Option<Result<ExitCode>> {
+    let (kind, triple) = [("-clang++", Lang::Cxx), ("-clang", Lang::C)]
+        .into_iter()
+        .find_map(|(suffix, lang)| stem.strip_suffix(suffix).map(|t| (Some(lang), t)))
+        .or_else(|| stem.strip_suffix("-pkg-config").map(|t| (None, t)))?;
+    let mut scoped = ctx.clone_vars();
+    if ctx.var(ev::XX_PREFIX).is_none() {
+        if let Some(dir) = alias_dir(ctx, argv0, stem) {
+            scoped.set_var(ev::XX_PREFIX, &dir.to_string_lossy());
+        }
     }
-    if let Some(triple) = stem.strip_suffix("-clang") {
-        return Some(compile(ctx, Lang::C, Some(triple), args));
+    Some(match kind {
+        Some(lang) => compile(&scoped, lang, Some(triple), args),
+        None => pkg_config(&scoped, triple, args),
+    })
+}
+
+/// Where the alias that started us lives: argv[0]'s directory, or the PATH entry that
+/// holds it when the shell passed a bare name.
+fn alias_dir(ctx: &Context, argv0: &str, stem: &str) -> Option<PathBuf> {
+    if argv0.contains('/') {
+        let path = Path::new(argv0);
+        let dir = path.parent()?;
+        return Some(if dir.is_absolute() {
+            dir.to_path_buf()
+        } else {
+            std::env::current_dir().ok()?.join(dir)
+        });
     }
-    if let Some(triple) = stem.strip_suffix("-pkg-config") {
-        return Some(pkg_config(ctx, triple, args));
-    }
-    None
+    std::env::split_paths(ctx.var("PATH")?).find(|dir| dir.join(stem).symlink_metadata().is_ok())
 }
 
 /// What the arguments ask of the wrapper itself.
 struct Parsed {
     target: Option<String>,
     action: Option<String>,
-    rest: Vec<String>,
+    rest: Vec<OsString>,
 }
 
 const ACTIONS: &[&str] = &[
@@ -123,14 +172,18 @@ const ACTIONS: &[&str] = &[
     "unwrap",
 ];
 
-fn parse(args: &[String]) -> Parsed {
+fn parse(args: &[OsString]) -> Parsed {
     let mut parsed = Parsed {
         target: None,
         action: None,
         rest: Vec::new(),
     };
     let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
+    while let Some(os_arg) = iter.next() {
+        let Some(arg) = os_arg.to_str() else {
+            parsed.rest.push(os_arg.clone());
+            continue;
+        };
         let flag = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'));
         if let Some(t) = arg
             .strip_prefix("--target=")
@@ -138,17 +191,30 @@ fn parse(args: &[String]) -> Parsed {
         {
             parsed.target = Some(t.to_string());
         } else if arg == "-target" || arg == "--target" {
-            parsed.target = iter.next().cloned();
+            parsed.target = iter.next().map(|t| t.to_string_lossy().into_owned());
         } else if let Some(action) = flag.filter(|f| ACTIONS.contains(f)) {
             parsed.action = Some(action.to_string());
         } else {
-            parsed.rest.push(arg.clone());
+            parsed.rest.push(os_arg.clone());
         }
     }
     parsed
 }
 
-fn compile(ctx: &Context, lang: Lang, alias: Option<&str>, args: &[String]) -> Result<ExitCode> {
+/// How deep xx-cc may call itself before a loop is assumed (a `clang` on PATH that is xx).
+const MAX_DEPTH: u32 = 3;
+
+fn compile(ctx: &Context, lang: Lang, alias: Option<&str>, args: &[OsString]) -> Result<ExitCode> {
+    let depth: u32 = ctx
+        .var(ev::XX_CC_DEPTH)
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    if depth >= MAX_DEPTH {
+        bail!(
+            "xx-cc called itself {depth} times: the `clang` on PATH leads back to xx\n\
+             help: xx-clang --unwrap, or put the real clang first on PATH"
+        );
+    }
     let compiler = if lang == Lang::Cxx {
         "clang++"
     } else {
@@ -167,7 +233,7 @@ fn compile(ctx: &Context, lang: Lang, alias: Option<&str>, args: &[String]) -> R
     if let Some(prog) = parsed
         .rest
         .iter()
-        .find_map(|a| a.strip_prefix("-print-prog-name="))
+        .find_map(|a| a.to_str()?.strip_prefix("-print-prog-name="))
     {
         let ours = prefix::dir(ctx).join(format!("{}-{prog}", target.name));
         if ours.exists() {
@@ -192,13 +258,13 @@ pub(crate) fn uses_clang(ctx: &Context) -> bool {
     }
 }
 
-fn clang(ctx: &Context, compiler: &str, t: &Target, args: &[String]) -> Result<ExitCode> {
+fn clang(ctx: &Context, compiler: &str, t: &Target, args: &[OsString]) -> Result<ExitCode> {
     let real = prefix::find_tool(ctx, compiler).ok_or_else(|| missing(compiler))?;
     let cfg = setup::ensure(ctx, t)?;
     Err(exec(Command::new(real).arg("--config").arg(cfg).args(args)))
 }
 
-fn gcc(ctx: &Context, lang: Lang, t: &Target, args: &[String]) -> Result<ExitCode> {
+fn gcc(ctx: &Context, lang: Lang, t: &Target, args: &[OsString]) -> Result<ExitCode> {
     let name = format!(
         "{}-{}",
         t.gnu,
@@ -214,7 +280,7 @@ fn gcc(ctx: &Context, lang: Lang, t: &Target, args: &[String]) -> Result<ExitCod
     Err(exec(Command::new(real).args(args)))
 }
 
-fn zig(ctx: &Context, lang: Lang, t: &Target, args: &[String]) -> Result<ExitCode> {
+fn zig(ctx: &Context, lang: Lang, t: &Target, args: &[OsString]) -> Result<ExitCode> {
     let mut target = platform::Target::by_libc(t.row.zig, &t.resolved.libc)
         .ok_or_else(|| anyhow!("zig has no target for {}", t.resolved.platform()))?
         .to_string();
@@ -224,7 +290,7 @@ fn zig(ctx: &Context, lang: Lang, t: &Target, args: &[String]) -> Result<ExitCod
     {
         target = format!("{target}.{glibc}");
     }
-    if t.resolved.libc == "gnu" && args.iter().any(|a| a == "-static") {
+    if t.resolved.libc == "gnu" && args.iter().any(|a| a == OsStr::new("-static")) {
         bail!(
             "zig links glibc only dynamically\n\
              help: use XX_LIBC=musl for a static binary, or XX_CC_COMPILER=clang (or gcc)"
@@ -259,7 +325,7 @@ fn act(ctx: &Context, t: &Target, action: &str) -> Result<ExitCode> {
             setup::ensure(ctx, t)?;
             t.clang_target.clone()
         }
-        "print-sysroot" => "/".to_string(),
+        "print-sysroot" => crate::info::sysroot(ctx, &t.resolved),
         "print-cmake-defines" => {
             setup::ensure(ctx, t)?;
             files::cmake_defines(t, &dir)
@@ -280,34 +346,41 @@ fn act(ctx: &Context, t: &Target, action: &str) -> Result<ExitCode> {
             files::autotools(t, &dir)
         }
         "print-env" => format!("export PATH=\"{}:$PATH\"", dir.display()),
-        "wrap" | "unwrap" => return wrap(ctx, &dir, action == "wrap"),
+        "wrap" | "unwrap" => return wrap(&dir, action == "wrap"),
         other => bail!("unknown action {other}"),
     };
     println!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 
-/// `--wrap`: plain `clang`/`clang++` in the prefix become xx-clang (for builds that
-/// hard-code `clang`); `--unwrap` removes them.
-fn wrap(ctx: &Context, dir: &Path, on: bool) -> Result<ExitCode> {
+/// `--wrap`: plain `clang`/`clang++` become xx-clang for builds that hard-code them:
+/// links in /usr/local/bin when the prefix is /usr/bin (as xx), else in the prefix.
+/// Only our own links are ever replaced or removed, never the real clang.
+fn wrap(dir: &Path, on: bool) -> Result<ExitCode> {
+    let dir = if dir == Path::new("/usr/bin") {
+        Path::new("/usr/local/bin")
+    } else {
+        dir
+    };
     let exe = std::env::current_exe().context("cannot find the path of this executable")?;
     for name in ["clang", "clang++"] {
         let at = dir.join(name);
         if on {
-            std::fs::create_dir_all(dir)?;
-            let _ = std::fs::remove_file(&at);
-            std::os::unix::fs::symlink(&exe, &at)
-                .with_context(|| format!("cannot create {}", at.display()))?;
-        } else if std::fs::read_link(&at).is_ok() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            if at.symlink_metadata().is_ok() && !crate::fsutil::points_to_this_exe(&at) {
+                bail!("{} exists and is not xx's; not replacing it", at.display());
+            }
+            crate::fsutil::link(&at, &exe)?;
+        } else if crate::fsutil::points_to_this_exe(&at) {
             std::fs::remove_file(&at).with_context(|| format!("cannot remove {}", at.display()))?;
         }
     }
-    let _ = ctx;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `<triple>-pkg-config`: pkg-config that finds the target's libraries, not the host's.
-fn pkg_config(ctx: &Context, triple: &str, args: &[String]) -> Result<ExitCode> {
+fn pkg_config(ctx: &Context, triple: &str, args: &[OsString]) -> Result<ExitCode> {
     let t = Target::new(ctx, Some(triple))?;
     let real = prefix::find_tool(ctx, "pkg-config")
         .or_else(|| prefix::find_tool(ctx, "pkgconf"))
@@ -338,8 +411,13 @@ fn missing(tool: &str) -> anyhow::Error {
     anyhow!("{tool} not found on PATH\nhelp: install {package}")
 }
 
-/// Replaces this process; returns only on failure.
+/// Replaces this process (one level deeper for the loop guard); returns only on failure.
 fn exec(cmd: &mut Command) -> anyhow::Error {
+    let depth: u32 = std::env::var(ev::XX_CC_DEPTH)
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    cmd.env(ev::XX_CC_DEPTH, (depth + 1).to_string());
     let program = cmd.get_program().to_string_lossy().into_owned();
     anyhow::Error::new(cmd.exec()).context(format!("cannot run {program}"))
 }

@@ -14,12 +14,12 @@ pub fn dir(ctx: &Context) -> PathBuf {
     if is_root() && in_container(ctx) {
         return PathBuf::from("/usr/bin");
     }
-    let data = ctx
-        .var("XDG_DATA_HOME")
+    // Never a shared directory such as /tmp: another user could plant configs there.
+    ctx.var("XDG_DATA_HOME")
         .map(PathBuf::from)
         .or_else(|| ctx.var("HOME").map(|h| Path::new(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    data.join("xx/bin")
+        .map(|data| data.join("xx/bin"))
+        .unwrap_or_else(|| PathBuf::from("/nonexistent/set-XX_PREFIX"))
 }
 
 fn is_root() -> bool {

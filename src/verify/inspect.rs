@@ -30,7 +30,7 @@ pub struct Facts {
     pub arm_arch: Option<u8>,
     pub interpreter: Option<String>,
     pub needed: Vec<String>,
-    /// Linked without a program interpreter (static, including static-pie).
+    /// Needs nothing at run time: no interpreter, no DT_NEEDED (static, static-pie).
     pub is_static: bool,
     /// The newest `GLIBC_x.y` symbol version required, as (x, y).
     pub max_glibc: Option<(u32, u32)>,
@@ -181,6 +181,9 @@ where
     }
     facts.needed.sort();
     facts.needed.dedup();
+    // Static means nothing is loaded at run time: no interpreter and no needed libraries
+    // (a shared library has no interpreter either, and `file` calls it dynamic).
+    facts.is_static = facts.interpreter.is_none() && facts.needed.is_empty();
     Ok(facts)
 }
 
