@@ -33,7 +33,16 @@ fn command() -> Command {
                         .help("Replace existing files of those names"),
                 ),
         )
-        .subcommand(Command::new("env-vars").about("List the environment variables xx reads"))
+        .subcommand(
+            Command::new("env-vars")
+                .about("List the environment variables xx reads")
+                .arg(
+                    Arg::new("markdown")
+                        .long("markdown")
+                        .action(ArgAction::SetTrue)
+                        .help("As the README's markdown table"),
+                ),
+        )
 }
 
 pub fn run(argv0: &str, args: Vec<String>) -> Result<ExitCode> {
@@ -58,9 +67,13 @@ pub fn run(argv0: &str, args: Vec<String>) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(("env-vars", _)) => {
-            for v in env_vars::ALL {
-                println!("{:<28} {:<12} {}", v.name, v.used_by, v.doc);
+        Some(("env-vars", m)) => {
+            if m.get_flag("markdown") {
+                print!("{}", env_vars::markdown());
+            } else {
+                for v in env_vars::ALL {
+                    println!("{:<28} {:<12} {}", v.name, v.used_by, v.doc);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

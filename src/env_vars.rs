@@ -1,5 +1,6 @@
 //! Every environment variable xx reads, in one place, with its documentation.
-//! `xx env-vars` prints this table; the README's table is generated from it.
+//! `xx env-vars` prints this table; the README's table is `xx env-vars --markdown`
+//! (scripts/gen-docs writes it; a test fails when the README is stale).
 
 pub struct EnvVar {
     pub name: &'static str,
@@ -49,4 +50,18 @@ env_vars! {
     XX_VERIFY_NOLOCK, "verify", "Accepted for compatibility; xx-verify takes no lock.";
     XX_HOST_ROOT, "all", "Read /etc/os-release, /etc/alpine-release and /xx-sdk under this directory (tests).";
     XX_HOST_MARCH, "all", "Use this as the host's `uname -m` (tests, personality-changed hosts).";
+}
+
+/// The README's table of variables.
+pub fn markdown() -> String {
+    let mut out = String::from("| variable | used by | meaning |\n|---|---|---|\n");
+    for v in ALL {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            v.name,
+            v.used_by,
+            v.doc.replace('|', "\\|")
+        ));
+    }
+    out
 }

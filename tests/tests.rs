@@ -2,6 +2,7 @@
 
 mod apt;
 mod cc;
+mod docs;
 mod info;
 mod util;
 mod verify;
