@@ -45,6 +45,9 @@ env_vars! {
     XX_APT_DRY_RUN, "apt", "Print the dpkg/apt commands instead of running them (source files are still written).";
     XX_APT_PRIMARY_MIRROR, "apt", "URL of the main archive for arches it serves, when the host's sources name only a ports mirror.";
     XX_APT_PORTS_MIRROR, "apt", "URL of the ports mirror for arches the distribution serves there (Ubuntu arm64, …).";
+    XX_RUSTFLAGS, "cargo", "RUSTFLAGS for the target only (CARGO_TARGET_<T>_RUSTFLAGS).";
+    XX_CARGO_NOLOCK, "cargo", "Do not take the setup lock.";
+    XX_CARGO_TOOLCHAIN, "cargo", "rustup or distro: which cargo/rustc builds (default: the cargo on PATH).";
     XX_VERIFY_STATIC, "verify", "1: every file must be statically linked (like --static).";
     XX_VERIFY_FILE_CMD_OUTPUT, "verify", "Check this text as if file(1) had printed it, instead of reading the file.";
     XX_VERIFY_NOLOCK, "verify", "Accepted for compatibility; xx-verify takes no lock.";

@@ -4,6 +4,7 @@
 //! times per Dockerfile, so nothing here may cost more than a few microseconds.
 
 pub mod apt;
+pub mod cargo;
 pub mod cc;
 mod cli;
 pub mod context;
@@ -20,7 +21,7 @@ use context::Context;
 
 /// The `xx-NAME` personalities; `xx install-links` creates one link per name.
 pub const PERSONALITIES: &[&str] = &[
-    "info", "verify", "cc", "c++", "clang", "clang++", "apt", "apt-get",
+    "info", "verify", "cc", "c++", "clang", "clang++", "apt", "apt-get", "cargo",
 ];
 
 /// Dispatches one process: picks the personality from argv[0] (or `xx NAME`) and runs it.
@@ -69,6 +70,7 @@ pub fn run_multicall() -> ExitCode {
         "verify" => verify::run(&ctx, &prog, &args),
         "cc" | "c++" | "clang" | "clang++" => cc::run_personality(&ctx, &name, &args_os),
         "apt" | "apt-get" => apt::run(&ctx, &name, &args),
+        "cargo" => cargo::run(&ctx, &args_os),
         other => Err(anyhow::anyhow!(
             "unknown personality xx-{other}; known: {}",
             PERSONALITIES.join(", ")

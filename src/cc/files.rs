@@ -17,12 +17,7 @@ fn emulator(ctx: &Context, t: &Target) -> Option<Vec<String>> {
         return None;
     }
     let qemu = prefix::find_tool(ctx, t.row.qemu?)?;
-    let cross_root = PathBuf::from(format!("/usr/{}", t.gnu));
-    let root = if cross_root.is_dir() {
-        cross_root
-    } else {
-        PathBuf::from("/")
-    };
+    let root = t.qemu_root();
     Some(vec![
         qemu.display().to_string(),
         "-L".into(),

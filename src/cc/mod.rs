@@ -10,6 +10,9 @@ mod files;
 mod prefix;
 mod setup;
 
+pub use prefix::{dir as prefix_dir, find_tool};
+pub use setup::ensure;
+
 use std::ffi::{OsStr, OsString};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -74,6 +77,23 @@ impl Target {
 
     pub fn multiarch(&self) -> &str {
         self.row.multiarch.unwrap_or(&self.gnu)
+    }
+
+    /// The root qemu-user should read the target's libraries from (`-L`): `/` when the
+    /// target's loader is installed there (multiarch), else Debian's `/usr/<triple>`
+    /// (`-cross` packages). Never a mix: a cross ld.so with a multiarch libc of another
+    /// build hangs in pthread_create.
+    pub fn qemu_root(&self) -> PathBuf {
+        let multiarch = self
+            .row
+            .loader(&self.resolved.libc)
+            .is_some_and(|l| Path::new(l).exists());
+        let cross = PathBuf::from(format!("/usr/{}", self.gnu));
+        if multiarch || !cross.is_dir() {
+            PathBuf::from("/")
+        } else {
+            cross
+        }
     }
 }
 

@@ -1,0 +1,473 @@
+//! `xx-cargo`: cargo for the target. Compatible with tonistiigi/xx's `xx-cargo`
+//! (`--print-target-triple`, `--setup-target-triple`, `XX_RUSTFLAGS`, the armv7/riscv64gc
+//! defaults), with xx's defects fixed: `--target` goes before `--`, setup is per target,
+//! Rust triples are real ones for every os (darwin, windows), every variable name is one
+//! cargo accepts, and CXX/AR/pkg-config/CMake are set for `-sys` crates on Debian too.
+//! Beyond xx: a qemu runner for `test`/`run`, either cargo (rustup's, or Debian's
+//! rustc-web with its own target std), `-Zbuild-std` when no std can be installed, and
+//! glibc version targeting through the zig backend (`--glibc 2.17`).
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+
+use crate::cc;
+use crate::context::{Context, OsRelease};
+use crate::env_vars as ev;
+use crate::platform::Target as Row;
+
+/// Cargo subcommands that run target binaries (and so need the qemu runner).
+const RUNS_BINARIES: &[&str] = &["test", "t", "run", "r", "bench"];
+
+/// Which Rust toolchain builds: rustup's proxies, or the distribution's rustc/cargo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Toolchain {
+    Rustup { cargo: PathBuf },
+    Distro { cargo: PathBuf, rustc: PathBuf },
+}
+
+/// How the target's std is provided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Std {
+    Installed,
+    /// Built from rust-src by cargo (`-Zbuild-std`, RUSTC_BOOTSTRAP=1 for this build only).
+    BuildStd,
+}
+
+struct Plan {
+    rust_triple: String,
+    cc_target: cc::Target,
+    toolchain: Toolchain,
+    std: Std,
+}
+
+pub fn run(ctx: &Context, args: &[OsString]) -> Result<ExitCode> {
+    let (mut args, glibc) = take_glibc(args)?;
+    let mut ctx = with_cargo_defaults(ctx);
+    if let Some(v) = glibc
+        .as_deref()
+        .or(ctx.var(ev::XX_GLIBC_VERSION))
+        .map(str::to_string)
+    {
+        // glibc targeting is the zig backend's job (cargo-zigbuild's approach).
+        ctx.set_var(ev::XX_GLIBC_VERSION, &v);
+        ctx.set_var(ev::XX_CC_COMPILER, "zig");
+    }
+    let print = take_flag(&mut args, "--print-target-triple");
+    let setup_only = take_flag(&mut args, "--setup-target-triple");
+    let cc_target = cc::Target::new(&ctx, None)?;
+    let rust_triple = Row::by_libc(cc_target.row.rust, &cc_target.resolved.libc)
+        .ok_or_else(|| anyhow!("Rust has no target for {}", cc_target.resolved.platform()))?
+        .to_string();
+    if print {
+        println!("{rust_triple}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let plan = setup(&ctx, cc_target, rust_triple)?;
+    if setup_only {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut cmd = cargo_command(&ctx, &plan, &args)?;
+    let err = cmd.exec();
+    Err(anyhow::Error::new(err).context("cannot run cargo"))
+}
+
+/// xx-cargo's view of the target: Rust-style triples (`armv7`, `riscv64gc`, vendor
+/// `unknown`) for the C side too, unless the user chose otherwise.
+fn with_cargo_defaults(ctx: &Context) -> Context {
+    let mut c = ctx.clone_vars();
+    for (name, default) in [
+        (ev::ARM_TARGET_ARCH, "armv7"),
+        (ev::RISCV64_TARGET_ARCH, "riscv64gc"),
+    ] {
+        if c.var(name).is_none() {
+            c.set_var(name, default);
+        }
+    }
+    let alpine = OsRelease::read(ctx).is_some_and(|r| r.id == "alpine");
+    if c.var(ev::XX_VENDOR).is_none() && (!alpine || cc::find_tool(ctx, "rustup").is_some()) {
+        c.set_var(ev::XX_VENDOR, "unknown");
+    }
+    c
+}
+
+fn take_flag(args: &mut Vec<OsString>, flag: &str) -> bool {
+    let before = args.len();
+    args.retain(|a| a != flag);
+    args.len() != before
+}
+
+/// `--glibc 2.17` / `--glibc=2.17` (ours, not cargo's) is taken out of the arguments.
+fn take_glibc(args: &[OsString]) -> Result<(Vec<OsString>, Option<String>)> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut glibc = None;
+    let mut iter = args.iter();
+    while let Some(a) = iter.next() {
+        if a == "--" {
+            out.push(a.clone());
+            out.extend(iter.cloned());
+            break;
+        }
+        match a.to_str() {
+            Some("--glibc") => {
+                let v = iter
+                    .next()
+                    .ok_or_else(|| anyhow!("--glibc needs a version, e.g. --glibc 2.17"))?;
+                glibc = Some(v.to_string_lossy().into_owned());
+            }
+            Some(s) if s.starts_with("--glibc=") => glibc = Some(s["--glibc=".len()..].to_string()),
+            _ => out.push(a.clone()),
+        }
+    }
+    if let Some(v) = &glibc {
+        let ok = v.split('.').count() == 2 && v.split('.').all(|p| p.parse::<u32>().is_ok());
+        if !ok {
+            bail!("--glibc {v}: expected a version like 2.17");
+        }
+    }
+    Ok((out, glibc))
+}
+
+/// The C toolchain for the target, and its std: installed once per target (locked, so
+/// parallel builds for different targets do not collide), remembered by a marker.
+fn setup(ctx: &Context, cc_target: cc::Target, rust_triple: String) -> Result<Plan> {
+    let toolchain = choose_toolchain(ctx)?;
+    cc::ensure(ctx, &cc_target)?;
+    let prefix = cc::prefix_dir(ctx);
+    let _lock = if ctx.var(ev::XX_CARGO_NOLOCK).is_none() {
+        Some(crate::fsutil::lock(
+            &prefix.join(".xx-cargo.lock"),
+            "xx-cargo",
+        )?)
+    } else {
+        None
+    };
+    let std = ensure_std(ctx, &toolchain, &cc_target, &rust_triple)?;
+    Ok(Plan {
+        rust_triple,
+        cc_target,
+        toolchain,
+        std,
+    })
+}
+
+/// rustup's cargo when the `cargo` on PATH is its proxy, else the distribution's
+/// (`/usr/bin/cargo` with `/usr/bin/rustc`, never mixed with rustup's rustc).
+/// XX_CARGO_TOOLCHAIN=rustup|distro chooses.
+fn choose_toolchain(ctx: &Context) -> Result<Toolchain> {
+    let distro = || -> Result<Toolchain> {
+        let cargo = PathBuf::from("/usr/bin/cargo");
+        let rustc = PathBuf::from("/usr/bin/rustc");
+        if !cargo.exists() || !rustc.exists() {
+            bail!("no distribution cargo in /usr/bin\nhelp: apt-get install rustc-web cargo-web (Debian 12) or rustc cargo");
+        }
+        Ok(Toolchain::Distro { cargo, rustc })
+    };
+    match ctx.var(ev::XX_CARGO_TOOLCHAIN) {
+        Some("distro") => return distro(),
+        Some("rustup") => {
+            let cargo =
+                cc::find_tool(ctx, "cargo").ok_or_else(|| anyhow!("cargo not found on PATH"))?;
+            return Ok(Toolchain::Rustup { cargo });
+        }
+        Some(other) => bail!("XX_CARGO_TOOLCHAIN={other}: expected rustup or distro"),
+        None => {}
+    }
+    let cargo = cc::find_tool(ctx, "cargo").ok_or_else(|| {
+        anyhow!(
+            "cargo not found\nhelp: install Rust (rustup), or apt-get install rustc-web cargo-web"
+        )
+    })?;
+    let is_rustup_proxy = cargo
+        .canonicalize()
+        .ok()
+        .and_then(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().starts_with("rustup"))
+        })
+        .unwrap_or(false);
+    if is_rustup_proxy {
+        Ok(Toolchain::Rustup { cargo })
+    } else {
+        distro().or(Ok(Toolchain::Distro {
+            rustc: cc::find_tool(ctx, "rustc").unwrap_or_else(|| PathBuf::from("rustc")),
+            cargo,
+        }))
+    }
+}
+
+fn rustc_of(toolchain: &Toolchain) -> PathBuf {
+    match toolchain {
+        Toolchain::Rustup { cargo } => cargo.with_file_name("rustc"),
+        Toolchain::Distro { rustc, .. } => rustc.clone(),
+    }
+}
+
+fn sysroot(toolchain: &Toolchain) -> Result<PathBuf> {
+    let rustc = rustc_of(toolchain);
+    let out = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run {}", rustc.display()))?;
+    if !out.status.success() {
+        bail!("{} --print sysroot failed", rustc.display());
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+fn has_std(sysroot: &Path, triple: &str) -> bool {
+    sysroot
+        .join("lib/rustlib")
+        .join(triple)
+        .join("lib")
+        .is_dir()
+}
+
+/// The std for the target: already there, `rustup target add`, the distribution's
+/// `libstd-rust*-dev:<arch>` through xx-apt, or else `-Zbuild-std` from rust-src.
+fn ensure_std(ctx: &Context, toolchain: &Toolchain, t: &cc::Target, triple: &str) -> Result<Std> {
+    let sysroot = sysroot(toolchain)?;
+    if has_std(&sysroot, triple) {
+        return Ok(Std::Installed);
+    }
+    let installed = match toolchain {
+        Toolchain::Rustup { cargo } => {
+            quiet(Command::new(cargo.with_file_name("rustup")).args(["target", "add", triple]))
+        }
+        Toolchain::Distro { rustc, .. } => install_distro_std(ctx, rustc, t),
+    };
+    if installed.is_ok() && has_std(&sysroot, triple) {
+        return Ok(Std::Installed);
+    }
+    if sysroot.join("lib/rustlib/src/rust/library").is_dir() {
+        eprintln!(
+            "xx-cargo: no std for {triple} ({}); building it from rust-src with -Zbuild-std (RUSTC_BOOTSTRAP=1 for this build)",
+            installed.err().map(|e| format!("{e:#}")).unwrap_or_else(|| "not installed".into())
+        );
+        return Ok(Std::BuildStd);
+    }
+    Err(installed.err().unwrap_or_else(|| anyhow!("the std for {triple} did not install")).context(format!(
+        "no Rust std for {triple}\nhelp: rustup target add {triple}, or install rust-src (rustup component add rust-src / apt-get install rust-web-src) for -Zbuild-std"
+    )))
+}
+
+/// Debian's std for the target arch, matching the distribution rustc (rustc-web's or
+/// rustc's), installed by xx-apt.
+fn install_distro_std(ctx: &Context, rustc: &Path, t: &cc::Target) -> Result<()> {
+    let web = rustc
+        .canonicalize()
+        .map(|p| p.to_string_lossy().contains("web"))
+        .unwrap_or(false)
+        || Path::new("/usr/share/doc/rustc-web").exists();
+    let package = if web {
+        "libstd-rust-web-dev"
+    } else {
+        "libstd-rust-dev"
+    };
+    let exe = std::env::current_exe().context("cannot find the path of this executable")?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["apt-get", "install", "-y", "-q", package])
+        .env(ev::TARGETPLATFORM, t.resolved.platform())
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    if let Some(nolock) = ctx.var(ev::XX_APT_NOLOCK) {
+        cmd.env(ev::XX_APT_NOLOCK, nolock);
+    }
+    quiet(&mut cmd)
+}
+
+/// Runs a setup command; its output is shown only if it fails (as xx does).
+fn quiet(cmd: &mut Command) -> Result<()> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot run {}", cmd.get_program().to_string_lossy()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let argv: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    bail!(
+        "{} failed ({}):\n{}{}",
+        argv.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `CARGO_TARGET_<T>_…`: cargo's spelling of a triple in variable names.
+fn cargo_env_name(triple: &str) -> String {
+    triple.to_ascii_uppercase().replace(['-', '.'], "_")
+}
+
+fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Command> {
+    let t = &plan.cc_target;
+    let prefix = cc::prefix_dir(ctx);
+    let alias = |tool: &str| prefix.join(format!("{}-{tool}", t.name));
+    let upper = cargo_env_name(&plan.rust_triple);
+    let lower = plan.rust_triple.replace(['-', '.'], "_");
+    let (program, rustc) = match &plan.toolchain {
+        Toolchain::Rustup { cargo } => (cargo.clone(), None),
+        Toolchain::Distro { cargo, rustc } => (cargo.clone(), Some(rustc.clone())),
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(target_args(args, &plan.rust_triple, plan.std));
+    if let Some(rustc) = rustc {
+        cmd.env("RUSTC", rustc);
+    }
+    // Set only what the user has not: their settings win (cargo-zigbuild's rule).
+    let mut set = |name: String, value: OsString| {
+        if ctx.var(&name).is_none() {
+            cmd.env(name, value);
+        }
+    };
+    set(
+        format!("CARGO_TARGET_{upper}_LINKER"),
+        alias("clang").into(),
+    );
+    set(format!("CC_{lower}"), alias("clang").into());
+    set(format!("CXX_{lower}"), alias("clang++").into());
+    set(format!("AR_{lower}"), alias("ar").into());
+    // Empty, so the host's CFLAGS (-march=native…) never reach target objects.
+    set(format!("CFLAGS_{lower}"), OsString::new());
+    set(format!("CXXFLAGS_{lower}"), OsString::new());
+    set(
+        format!("CMAKE_TOOLCHAIN_FILE_{lower}"),
+        prefix.join(format!("{}.cmake", t.name)).into(),
+    );
+    // pkg-config for the target only: host build scripts keep the host's (xx#94).
+    set(format!("PKG_CONFIG_{lower}"), alias("pkg-config").into());
+    set(format!("PKG_CONFIG_ALLOW_CROSS_{lower}"), "1".into());
+    if let Some(flags) = ctx.var(ev::XX_RUSTFLAGS) {
+        set(format!("CARGO_TARGET_{upper}_RUSTFLAGS"), flags.into());
+    }
+    if let Some(runner) = runner(ctx, t, args)? {
+        set(format!("CARGO_TARGET_{upper}_RUNNER"), runner.into());
+    }
+    if plan.std == Std::BuildStd {
+        cmd.env("RUSTC_BOOTSTRAP", "1");
+    }
+    for name in [
+        ev::XX_CC_COMPILER,
+        ev::XX_GLIBC_VERSION,
+        ev::XX_VENDOR,
+        ev::ARM_TARGET_ARCH,
+        ev::RISCV64_TARGET_ARCH,
+    ] {
+        if let Some(v) = ctx.var(name) {
+            cmd.env(name, v);
+        }
+    }
+    cmd.env(ev::XX_PREFIX, &prefix);
+    Ok(cmd)
+}
+
+/// `--target T` before any `--` (xx appends it last, after `--`: tonistiigi/xx's
+/// `xx-cargo test -- --nocapture` bug), unless the user gave one; plus `-Zbuild-std`.
+fn target_args(args: &[OsString], triple: &str, std: Std) -> Vec<OsString> {
+    let has_target = args
+        .iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--target" || a.to_string_lossy().starts_with("--target="));
+    let split = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let mut out: Vec<OsString> = args[..split].to_vec();
+    if !args.is_empty() && !has_target {
+        out.push(format!("--target={triple}").into());
+    }
+    if std == Std::BuildStd && !args.is_empty() {
+        out.push("-Zbuild-std=std,panic_abort".into());
+    }
+    out.extend_from_slice(&args[split..]);
+    out
+}
+
+/// qemu-user for foreign targets: `qemu-<arch> -L <target libc root>`. Missing qemu is an
+/// error only for subcommands that run target binaries.
+fn runner(ctx: &Context, t: &cc::Target, args: &[OsString]) -> Result<Option<String>> {
+    if !t.resolved.is_cross(&ctx.host_march()) {
+        return Ok(None);
+    }
+    let Some(qemu_name) = t.row.qemu else {
+        return Ok(None);
+    };
+    let subcommand = args
+        .iter()
+        .filter_map(|a| a.to_str())
+        .find(|a| !a.starts_with('-') && !a.starts_with('+'));
+    match cc::find_tool(ctx, qemu_name) {
+        Some(qemu) => {
+            let root = t.qemu_root();
+            Ok(Some(format!("{} -L {}", qemu.display(), root.display())))
+        }
+        None if subcommand.is_some_and(|s| RUNS_BINARIES.contains(&s)) => bail!(
+            "{qemu_name} not found: xx-cargo runs {} binaries under qemu-user\nhelp: apt-get install qemu-user",
+            t.resolved.platform()
+        ),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn target_goes_before_double_dash() {
+        let t = "aarch64-unknown-linux-gnu";
+        assert_eq!(
+            target_args(
+                &os(&["test", "--release", "--", "--nocapture"]),
+                t,
+                Std::Installed
+            ),
+            os(&[
+                "test",
+                "--release",
+                "--target=aarch64-unknown-linux-gnu",
+                "--",
+                "--nocapture"
+            ])
+        );
+        assert_eq!(
+            target_args(&os(&["build", "--target", "x"]), t, Std::Installed),
+            os(&["build", "--target", "x"])
+        );
+        assert_eq!(
+            target_args(&os(&["build"]), t, Std::BuildStd),
+            os(&[
+                "build",
+                "--target=aarch64-unknown-linux-gnu",
+                "-Zbuild-std=std,panic_abort"
+            ])
+        );
+    }
+
+    #[test]
+    fn variable_names_cargo_accepts() {
+        assert_eq!(
+            cargo_env_name("aarch64-apple-darwin"),
+            "AARCH64_APPLE_DARWIN"
+        );
+        assert_eq!(
+            cargo_env_name("armv7-unknown-linux-gnueabihf"),
+            "ARMV7_UNKNOWN_LINUX_GNUEABIHF"
+        );
+    }
+
+    #[test]
+    fn glibc_flag() {
+        let (rest, v) = take_glibc(&os(&["build", "--glibc", "2.17", "--", "--glibc"])).unwrap();
+        assert_eq!(v.as_deref(), Some("2.17"));
+        assert_eq!(rest, os(&["build", "--", "--glibc"]));
+        assert!(take_glibc(&os(&["build", "--glibc=2"])).is_err());
+    }
+}
