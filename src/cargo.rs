@@ -145,7 +145,13 @@ fn setup(ctx: &Context, cc_target: cc::Target, rust_triple: String) -> Result<Pl
     } else {
         None
     };
-    let std = ensure_std(ctx, &toolchain, &cc_target, &rust_triple)?;
+    let (toolchain, std) = ensure_std(ctx, toolchain, &cc_target, &rust_triple)?;
+    if let Some(v) = ctx.var(ev::XX_GLIBC_VERSION) {
+        let exe = std::env::current_exe().context("cannot find the path of this executable")?;
+        for tool in ["clang", "clang++"] {
+            crate::fsutil::link(&prefix.join(format!("{}.{v}-{tool}", cc_target.name)), &exe)?;
+        }
+    }
     Ok(Plan {
         rust_triple,
         cc_target,
@@ -228,31 +234,62 @@ fn has_std(sysroot: &Path, triple: &str) -> bool {
 }
 
 /// The std for the target: already there, `rustup target add`, the distribution's
-/// `libstd-rust*-dev:<arch>` through xx-apt, or else `-Zbuild-std` from rust-src.
-fn ensure_std(ctx: &Context, toolchain: &Toolchain, t: &cc::Target, triple: &str) -> Result<Std> {
-    let sysroot = sysroot(toolchain)?;
+/// `libstd-rust*-dev:<arch>` through xx-apt (also when rustup cannot download: then the
+/// distribution's cargo and rustc build, never rustup's rustc with Debian's std), or
+/// else `-Zbuild-std` from rust-src.
+fn ensure_std(
+    ctx: &Context,
+    toolchain: Toolchain,
+    t: &cc::Target,
+    triple: &str,
+) -> Result<(Toolchain, Std)> {
+    let sysroot = sysroot(&toolchain)?;
     if has_std(&sysroot, triple) {
-        return Ok(Std::Installed);
+        return Ok((toolchain, Std::Installed));
     }
-    let installed = match toolchain {
+    // One installer per toolchain at a time: rustup is not safe against itself (two
+    // `rustup target add` of one target fail with "detected conflict").
+    let _lock = crate::fsutil::lock(&sysroot.join("lib/rustlib/.xx-cargo-std.lock"), "xx-cargo")?;
+    if has_std(&sysroot, triple) {
+        return Ok((toolchain, Std::Installed));
+    }
+    let installed = match &toolchain {
         Toolchain::Rustup { cargo } => {
             quiet(Command::new(cargo.with_file_name("rustup")).args(["target", "add", triple]))
         }
         Toolchain::Distro { rustc, .. } => install_distro_std(ctx, rustc, t),
     };
     if installed.is_ok() && has_std(&sysroot, triple) {
-        return Ok(Std::Installed);
+        return Ok((toolchain, Std::Installed));
+    }
+    let distro = (Path::new("/usr/bin/cargo").exists() && Path::new("/usr/bin/rustc").exists())
+        .then(|| Toolchain::Distro {
+            cargo: PathBuf::from("/usr/bin/cargo"),
+            rustc: PathBuf::from("/usr/bin/rustc"),
+        });
+    if let (Toolchain::Rustup { .. }, None, Some(distro)) =
+        (&toolchain, ctx.var(ev::XX_CARGO_TOOLCHAIN), distro)
+    {
+        eprintln!("xx-cargo: rustup target add {triple} failed; trying the distribution's Rust");
+        return ensure_std(ctx, distro, t, triple);
     }
     if sysroot.join("lib/rustlib/src/rust/library").is_dir() {
         eprintln!(
             "xx-cargo: no std for {triple} ({}); building it from rust-src with -Zbuild-std (RUSTC_BOOTSTRAP=1 for this build)",
-            installed.err().map(|e| format!("{e:#}")).unwrap_or_else(|| "not installed".into())
+            installed
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_else(|| "not installed".into())
         );
-        return Ok(Std::BuildStd);
+        return Ok((toolchain, Std::BuildStd));
     }
-    Err(installed.err().unwrap_or_else(|| anyhow!("the std for {triple} did not install")).context(format!(
-        "no Rust std for {triple}\nhelp: rustup target add {triple}, or install rust-src (rustup component add rust-src / apt-get install rust-web-src) for -Zbuild-std"
-    )))
+    Err(installed
+        .err()
+        .unwrap_or_else(|| anyhow!("the std for {triple} did not install"))
+        .context(format!(
+            "no Rust std for {triple}\nhelp: rustup target add {triple}, or install rust-src \
+             (rustup component add rust-src / apt-get install rust-web-src) for -Zbuild-std"
+        )))
 }
 
 /// Debian's std for the target arch, matching the distribution rustc (rustc-web's or
@@ -309,6 +346,12 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
     let t = &plan.cc_target;
     let prefix = cc::prefix_dir(ctx);
     let alias = |tool: &str| prefix.join(format!("{}-{tool}", t.name));
+    // With --glibc the compilers are `<triple>.<version>-clang[++]` (zig), so the linker
+    // path, which cargo fingerprints, changes with the version.
+    let compiler = |tool: &str| match ctx.var(ev::XX_GLIBC_VERSION) {
+        Some(v) => prefix.join(format!("{}.{v}-{tool}", t.name)),
+        None => alias(tool),
+    };
     let upper = cargo_env_name(&plan.rust_triple);
     let lower = plan.rust_triple.replace(['-', '.'], "_");
     let (program, rustc) = match &plan.toolchain {
@@ -328,10 +371,10 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
     };
     set(
         format!("CARGO_TARGET_{upper}_LINKER"),
-        alias("clang").into(),
+        compiler("clang").into(),
     );
-    set(format!("CC_{lower}"), alias("clang").into());
-    set(format!("CXX_{lower}"), alias("clang++").into());
+    set(format!("CC_{lower}"), compiler("clang").into());
+    set(format!("CXX_{lower}"), compiler("clang++").into());
     set(format!("AR_{lower}"), alias("ar").into());
     // Empty, so the host's CFLAGS (-march=native…) never reach target objects.
     set(format!("CFLAGS_{lower}"), OsString::new());

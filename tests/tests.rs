@@ -1,6 +1,7 @@
 //! One integration-test binary (faster to link than one per file).
 
 mod apt;
+mod cargo;
 mod cc;
 mod docs;
 mod info;

@@ -146,6 +146,16 @@ pub fn run_alias(
         .find_map(|(suffix, lang)| stem.strip_suffix(suffix).map(|t| (Some(lang), t)))
         .or_else(|| stem.strip_suffix("-pkg-config").map(|t| (None, t)))?;
     let mut scoped = ctx.clone_vars();
+    // `<triple>.2.17-clang`: zig with glibc 2.17 (zig's own spelling), the linker name
+    // xx-cargo --glibc uses so cargo relinks when the version changes.
+    let triple = match split_glibc(triple) {
+        Some((triple, version)) => {
+            scoped.set_var(ev::XX_GLIBC_VERSION, version);
+            scoped.set_var(ev::XX_CC_COMPILER, "zig");
+            triple
+        }
+        None => triple,
+    };
     if ctx.var(ev::XX_PREFIX).is_none() {
         if let Some(dir) = alias_dir(ctx, argv0, stem) {
             scoped.set_var(ev::XX_PREFIX, &dir.to_string_lossy());
@@ -155,6 +165,14 @@ pub fn run_alias(
         Some(lang) => compile(&scoped, lang, Some(triple), args),
         None => pkg_config(&scoped, triple, args),
     })
+}
+
+/// `aarch64-linux-gnu.2.17` → (`aarch64-linux-gnu`, `2.17`).
+pub fn split_glibc(triple: &str) -> Option<(&str, &str)> {
+    let (rest, minor) = triple.rsplit_once('.')?;
+    let (base, major) = rest.rsplit_once('.')?;
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (numeric(major) && numeric(minor)).then(|| (base, &triple[base.len() + 1..]))
 }
 
 /// Where the alias that started us lives: argv[0]'s directory, or the PATH entry that

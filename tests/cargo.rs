@@ -1,0 +1,255 @@
+//! xx-cargo on a real crate: gnu targets and static musl, verified and run through the
+//! qemu runner; `test -- --nocapture`; glibc pinning through zig; concurrent builds.
+//! (The crate graph with C libraries and the distribution-Rust path need root for
+//! xx-apt: tests/multiarch.rs.)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{bin_dir, require_tool, require_tools, run, Checked, Run};
+
+/// A copy of a fixture crate in a temp dir, with a private xx prefix.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new(fixture: &str) -> Project {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(fixture);
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", from.display()))
+            .arg(dir.path())
+            .status()
+            .expect("cp");
+        assert!(status.success());
+        Project { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn cargo(&self, platform: &str, args: &[&str], env: &[(&str, &str)]) -> Checked {
+        let prefix = self.path().join("xx-prefix").to_string_lossy().into_owned();
+        let mut r = Run::new("xx-cargo", args)
+            .env("TARGETPLATFORM", platform)
+            .env("XX_PREFIX", &prefix)
+            // Share the crates cache and rustup with the machine (HOME is kept by Run).
+            .env(
+                "CARGO_TARGET_DIR",
+                &self.path().join("target").to_string_lossy(),
+            )
+            .envs(env);
+        r.cwd = Some(self.path().to_path_buf());
+        run(&r)
+    }
+
+    pub fn binary(&self, triple: &str, profile: &str, name: &str) -> PathBuf {
+        self.path()
+            .join("target")
+            .join(triple)
+            .join(profile)
+            .join(name)
+    }
+}
+
+fn have_rust_and_qemu() -> bool {
+    require_tools(&[
+        "cargo",
+        "clang",
+        "ld.lld",
+        "qemu-aarch64",
+        "qemu-arm",
+        "qemu-riscv64",
+        "qemu-s390x",
+    ])
+}
+
+/// Linux gnu targets (the spec's list) and static musl ones: built, verified, and run
+/// by `xx-cargo run` (the qemu runner).
+#[test]
+fn hello_crate_for_gnu_and_static_musl_targets() {
+    if !have_rust_and_qemu() {
+        return;
+    }
+    let p = Project::new("hello-crate");
+    let cases = [
+        ("linux/arm64", "gnu", "aarch64-unknown-linux-gnu", "aarch64"),
+        (
+            "linux/arm/v7",
+            "gnu",
+            "armv7-unknown-linux-gnueabihf",
+            "arm",
+        ),
+        (
+            "linux/riscv64",
+            "gnu",
+            "riscv64gc-unknown-linux-gnu",
+            "riscv64",
+        ),
+        (
+            "linux/ppc64le",
+            "gnu",
+            "powerpc64le-unknown-linux-gnu",
+            "powerpc64",
+        ),
+        ("linux/s390x", "gnu", "s390x-unknown-linux-gnu", "s390x"),
+        ("linux/386", "gnu", "i686-unknown-linux-gnu", "x86"),
+        (
+            "linux/arm64",
+            "musl",
+            "aarch64-unknown-linux-musl",
+            "aarch64",
+        ),
+        ("linux/amd64", "musl", "x86_64-unknown-linux-musl", "x86_64"),
+    ];
+    for (platform, libc, triple, arch) in cases {
+        let env = [("XX_LIBC", libc)];
+        let printed = p.cargo(platform, &["--print-target-triple"], &env);
+        assert_eq!(printed.stdout.trim(), triple, "{platform} {libc}");
+        let build = p.cargo(platform, &["build", "--release", "-q"], &env);
+        assert_eq!(build.code, 0, "{platform} {libc}: {}", build.stderr);
+        let bin = p.binary(triple, "release", "hello-crate");
+        let mut verify = vec!["--strict", bin.to_str().unwrap()];
+        if libc == "musl" {
+            verify.insert(0, "--static");
+        }
+        let v = run(&Run::new("xx-verify", &verify)
+            .env("TARGETPLATFORM", platform)
+            .env("XX_LIBC", libc));
+        assert_eq!(v.code, 0, "{platform} {libc}: {}", v.stderr);
+        let ran = p.cargo(platform, &["run", "--release", "-q"], &env);
+        assert_eq!(ran.code, 0, "{platform} {libc}: {}", ran.stderr);
+        assert_eq!(
+            ran.stdout.trim(),
+            format!("hello from {arch} linux"),
+            "{platform} {libc}"
+        );
+    }
+}
+
+/// `--target` goes before `--` (tonistiigi/xx appends it after, so the test binary got
+/// it), and the test suite runs under qemu with its threads.
+#[test]
+fn test_under_qemu_with_arguments_after_double_dash() {
+    if !have_rust_and_qemu() {
+        return;
+    }
+    let p = Project::new("hello-crate");
+    let r = p.cargo("linux/arm64", &["test", "-q", "--", "--nocapture"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("testing on aarch64"), "{}", r.stdout);
+    assert!(r.stdout.contains("1 passed"), "{}", r.stdout);
+}
+
+/// xx-cargo's triples: xx's cargo column where it is a real Rust target, the table's
+/// Rust triple where xx's is not (darwin, windows: tonistiigi/xx#196; arm v5).
+#[test]
+fn print_target_triple() {
+    for (platform, want) in [
+        ("linux/amd64", "x86_64-unknown-linux-gnu"),
+        ("linux/arm/v7", "armv7-unknown-linux-gnueabihf"),
+        ("linux/arm/v6", "arm-unknown-linux-gnueabi"),
+        ("linux/arm/v5", "armv5te-unknown-linux-gnueabi"),
+        ("linux/riscv64", "riscv64gc-unknown-linux-gnu"),
+        ("linux/mips64le", "mips64el-unknown-linux-gnuabi64"),
+        ("darwin/arm64", "aarch64-apple-darwin"),
+        ("darwin/amd64", "x86_64-apple-darwin"),
+        ("windows/amd64", "x86_64-pc-windows-gnu"),
+    ] {
+        let r =
+            run(&Run::new("xx-cargo", &["--print-target-triple"]).env("TARGETPLATFORM", platform));
+        assert_eq!(
+            (r.stdout.trim(), r.code),
+            (want, 0),
+            "{platform}: {}",
+            r.stderr
+        );
+    }
+    let r =
+        run(&Run::new("xx-cargo", &["--print-target-triple"]).env("TARGETPLATFORM", "windows/arm"));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("Rust has no target for windows/arm/v7"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `--glibc 2.17`: zig links against glibc 2.17 symbols; xx-verify --max-glibc proves it.
+#[test]
+fn glibc_version_targeting() {
+    let zig = Command::new("python3")
+        .args(["-m", "ziglang", "version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+        || require_tool("zig");
+    if !zig || !have_rust_and_qemu() {
+        return;
+    }
+    let p = Project::new("hello-crate");
+    let r = p.cargo(
+        "linux/arm64",
+        &["build", "--release", "-q", "--glibc", "2.17"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bin = p.binary("aarch64-unknown-linux-gnu", "release", "hello-crate");
+    let v = run(
+        &Run::new("xx-verify", &["--max-glibc", "2.17", bin.to_str().unwrap()])
+            .env("TARGETPLATFORM", "linux/arm64"),
+    );
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    let ran = p.cargo(
+        "linux/arm64",
+        &["run", "--release", "-q", "--glibc", "2.17"],
+        &[],
+    );
+    assert_eq!(
+        ran.stdout.trim(),
+        "hello from aarch64 linux",
+        "{}",
+        ran.stderr
+    );
+}
+
+/// BuildKit builds platforms in parallel: two xx-cargo builds at once, one prefix.
+#[test]
+fn two_builds_for_different_targets_at_once() {
+    if !have_rust_and_qemu() {
+        return;
+    }
+    let a = Project::new("hello-crate");
+    let b = Project::new("hello-crate");
+    let prefix = a.path().join("shared-prefix");
+    let spawn = |p: &Project, platform: &str| {
+        Command::new(bin_dir().join("xx-cargo"))
+            .args(["build", "--release", "-q"])
+            .current_dir(p.path())
+            .env("TARGETPLATFORM", platform)
+            .env("XX_PREFIX", &prefix)
+            .spawn()
+            .expect("spawn xx-cargo")
+    };
+    let mut first = spawn(&a, "linux/arm64");
+    let mut second = spawn(&b, "linux/s390x");
+    assert!(first.wait().unwrap().success());
+    assert!(second.wait().unwrap().success());
+    for (p, platform, triple) in [
+        (&a, "linux/arm64", "aarch64-unknown-linux-gnu"),
+        (&b, "linux/s390x", "s390x-unknown-linux-gnu"),
+    ] {
+        let bin = p
+            .path()
+            .join("target")
+            .join(triple)
+            .join("release/hello-crate");
+        let v =
+            run(&Run::new("xx-verify", &[bin.to_str().unwrap()]).env("TARGETPLATFORM", platform));
+        assert_eq!(v.code, 0, "{platform}: {}", v.stderr);
+    }
+}
