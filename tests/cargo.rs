@@ -3,59 +3,9 @@
 //! (The crate graph with C libraries and the distribution-Rust path need root for
 //! xx-apt: tests/multiarch.rs.)
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{bin_dir, require_tool, require_tools, run, Checked, Run};
-
-/// A copy of a fixture crate in a temp dir, with a private xx prefix.
-pub struct Project {
-    pub dir: tempfile::TempDir,
-}
-
-impl Project {
-    pub fn new(fixture: &str) -> Project {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(fixture);
-        let status = Command::new("cp")
-            .arg("-a")
-            .arg(format!("{}/.", from.display()))
-            .arg(dir.path())
-            .status()
-            .expect("cp");
-        assert!(status.success());
-        Project { dir }
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn cargo(&self, platform: &str, args: &[&str], env: &[(&str, &str)]) -> Checked {
-        let prefix = self.path().join("xx-prefix").to_string_lossy().into_owned();
-        let mut r = Run::new("xx-cargo", args)
-            .env("TARGETPLATFORM", platform)
-            .env("XX_PREFIX", &prefix)
-            // Share the crates cache and rustup with the machine (HOME is kept by Run).
-            .env(
-                "CARGO_TARGET_DIR",
-                &self.path().join("target").to_string_lossy(),
-            )
-            .envs(env);
-        r.cwd = Some(self.path().to_path_buf());
-        run(&r)
-    }
-
-    pub fn binary(&self, triple: &str, profile: &str, name: &str) -> PathBuf {
-        self.path()
-            .join("target")
-            .join(triple)
-            .join(profile)
-            .join(name)
-    }
-}
+use crate::util::{bin_dir, require_tool, require_tools, run, Project, Run};
 
 fn have_rust_and_qemu() -> bool {
     require_tools(&[

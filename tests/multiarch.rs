@@ -14,20 +14,28 @@ mod util;
 use std::path::Path;
 use std::process::Command;
 
-use util::{bin_dir, require_tool, run, Run};
+use util::{bin_dir, require_tool, require_tools, run, Project, Run};
+
+/// Root on Debian, or (strict) a failure, or a loud skip.
+fn root_on_debian(what: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root && Path::new("/etc/debian_version").exists() {
+        return true;
+    }
+    if std::env::var("XX_TEST_STRICT").as_deref() == Ok("1") {
+        panic!("{what} needs root on Debian (CI runs as root)");
+    }
+    eprintln!("SKIPPED: {what} needs root on Debian");
+    false
+}
 
 /// As root on Debian: arm64 zlib through xx-apt (multiarch), linked by a program via the
 /// `<triple>-pkg-config` wrapper, run under qemu. Adds arm64 to dpkg (allowed on CI:
 /// arm64's indexes are sound); a second run neither adds nor updates again.
 #[test]
 fn real_multiarch_install_and_pkg_config_link() {
-    // SAFETY: geteuid has no preconditions.
-    let root_user = unsafe { libc::geteuid() } == 0;
-    if !root_user || !Path::new("/etc/debian_version").exists() {
-        if std::env::var("XX_TEST_STRICT").as_deref() == Ok("1") {
-            panic!("the real xx-apt test needs root on Debian (CI runs as root)");
-        }
-        eprintln!("SKIPPED: real xx-apt test needs root on Debian");
+    if !root_on_debian("the real xx-apt test") {
         return;
     }
     if !require_tool("clang") || !require_tool("qemu-aarch64") || !require_tool("pkg-config") {
@@ -112,5 +120,128 @@ fn real_multiarch_install_and_pkg_config_link() {
     assert!(
         String::from_utf8_lossy(&ran.stdout).starts_with("zlib 1."),
         "{ran:?}"
+    );
+}
+
+/// A crate graph with C code for arm64: sqlite from the crate's sources (cc), OpenSSL and
+/// zlib from the arm64 -dev packages through the pkg-config wrapper; `xx-cargo test` runs
+/// its test under qemu. Runs after the install above (same binary, so in file order… not
+/// guaranteed: it installs what it needs itself, idempotently).
+#[test]
+fn crate_graph_with_c_libraries_builds_and_tests_under_qemu() {
+    if !root_on_debian("the -sys crate graph test")
+        || !require_tools(&["cargo", "clang", "qemu-aarch64"])
+    {
+        return;
+    }
+    let install = Command::new(bin_dir().join("xx-apt-get"))
+        .args([
+            "install",
+            "-y",
+            "-q",
+            "zlib1g-dev",
+            "libssl-dev",
+            "xx-c-essentials",
+            "xx-cxx-essentials",
+        ])
+        .env("TARGETPLATFORM", "linux/arm64")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .output()
+        .expect("run xx-apt-get");
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let p = Project::new("sys-crate");
+    let test = p.cargo("linux/arm64", &["test", "-q", "--", "--nocapture"], &[]);
+    assert_eq!(test.code, 0, "{}\n{}", test.stdout, test.stderr);
+    assert!(
+        test.stdout.contains("on aarch64: sqlite 3."),
+        "{}",
+        test.stdout
+    );
+    let build = p.cargo("linux/arm64", &["build", "--release", "-q"], &[]);
+    assert_eq!(build.code, 0, "{}", build.stderr);
+    let bin = p.binary("aarch64-unknown-linux-gnu", "release", "sys-crate");
+    let v = run(
+        &Run::new("xx-verify", &["--strict", "--json", bin.to_str().unwrap()])
+            .env("TARGETPLATFORM", "linux/arm64"),
+    );
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert!(
+        v.stdout.contains("libcrypto.so.3") && v.stdout.contains("libz.so.1"),
+        "links the arm64 libraries: {}",
+        v.stdout
+    );
+}
+
+/// The distribution's Rust (rustc-web + cargo-web): xx-cargo installs
+/// libstd-rust-web-dev:arm64 with xx-apt and builds with /usr/bin/cargo and /usr/bin/rustc
+/// (never rustup's rustc with Debian's std).
+#[test]
+fn distribution_rust_path() {
+    if !root_on_debian("the distribution-Rust test") || !Path::new("/usr/bin/cargo").exists() {
+        if std::env::var("XX_TEST_STRICT").as_deref() == Ok("1")
+            && !Path::new("/usr/bin/cargo").exists()
+        {
+            panic!("/usr/bin/cargo missing: scripts/setup-test-deps installs rustc-web cargo-web");
+        }
+        return;
+    }
+    let p = Project::new("hello-crate");
+    let env = [
+        ("XX_CARGO_TOOLCHAIN", "distro"),
+        ("DEBIAN_FRONTEND", "noninteractive"),
+    ];
+    let build = p.cargo("linux/arm64", &["build", "--release", "-v"], &env);
+    assert_eq!(build.code, 0, "{}", build.stderr);
+    assert!(
+        build.stderr.contains("Running `/usr/bin/rustc"),
+        "Debian's rustc builds: {}",
+        build.stderr
+    );
+    assert!(Path::new("/usr/lib/rustlib/aarch64-unknown-linux-gnu/lib").is_dir());
+    let ran = p.cargo("linux/arm64", &["run", "--release", "-q"], &env);
+    assert_eq!(
+        ran.stdout.trim(),
+        "hello from aarch64 linux",
+        "{}",
+        ran.stderr
+    );
+}
+
+/// No riscv64 std in Debian 12: xx-cargo builds it from rust-web-src with -Zbuild-std
+/// (RUSTC_BOOTSTRAP=1 for that build only) and says so.
+#[test]
+fn build_std_when_no_std_can_be_installed() {
+    if !root_on_debian("the -Zbuild-std test") || !require_tools(&["clang", "qemu-riscv64"]) {
+        return;
+    }
+    if !Path::new("/usr/lib/rustlib/src/rust/library").is_dir() {
+        if std::env::var("XX_TEST_STRICT").as_deref() == Ok("1") {
+            panic!("rust-web-src missing: scripts/setup-test-deps installs it");
+        }
+        return;
+    }
+    let p = Project::new("hello-crate");
+    let env = [("XX_CARGO_TOOLCHAIN", "distro")];
+    let build = p.cargo("linux/riscv64", &["build", "--release"], &env);
+    assert_eq!(build.code, 0, "{}", build.stderr);
+    assert!(
+        build.stderr.contains("-Zbuild-std"),
+        "reported on stderr: {}",
+        build.stderr
+    );
+    let bin = p.binary("riscv64gc-unknown-linux-gnu", "release", "hello-crate");
+    let v = run(&Run::new("xx-verify", &["--strict", bin.to_str().unwrap()])
+        .env("TARGETPLATFORM", "linux/riscv64"));
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    let ran = p.cargo("linux/riscv64", &["run", "--release", "-q"], &env);
+    assert_eq!(
+        ran.stdout.trim(),
+        "hello from riscv64 linux",
+        "{}",
+        ran.stderr
     );
 }
