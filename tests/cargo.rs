@@ -203,3 +203,43 @@ fn two_builds_for_different_targets_at_once() {
         assert_eq!(v.code, 0, "{platform}: {}", v.stderr);
     }
 }
+
+/// Without qemu-user, `xx-cargo test` for a foreign target says which package to
+/// install, in one line plus the fix; `build` still works.
+#[test]
+fn missing_qemu_is_named() {
+    if !require_tools(&["cargo", "rustc", "rustup", "clang", "ld.lld"]) {
+        return;
+    }
+    // A PATH with the toolchain but no qemu.
+    let p = Project::new("hello-crate");
+    let bin = p.path().join("no-qemu-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in [
+        "cargo", "rustc", "rustup", "clang", "clang++", "ld.lld", "llvm-ar", "cc",
+    ] {
+        if let Some(found) = which(tool) {
+            std::os::unix::fs::symlink(found, bin.join(tool)).unwrap();
+        }
+    }
+    for name in ["xx-cargo", "xx-clang", "xx-apt-get"] {
+        std::os::unix::fs::symlink(bin_dir().join(name), bin.join(name)).unwrap();
+    }
+    let path = bin.to_string_lossy().into_owned();
+    let r = p.cargo("linux/arm64", &["test", "-q"], &[("PATH", &path)]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("qemu-aarch64 not found")
+            && r.stderr.contains("help: apt-get install qemu-user"),
+        "{}",
+        r.stderr
+    );
+    let build = p.cargo("linux/arm64", &["build", "-q"], &[("PATH", &path)]);
+    assert_eq!(build.code, 0, "{}", build.stderr);
+}
+
+fn which(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
