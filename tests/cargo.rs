@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::util::{bin_dir, require_tool, require_tools, run, Project, Run};
+use crate::util::{bin_dir, has_zig, require_tools, run, Project, Run};
 
 fn have_rust_and_qemu() -> bool {
     require_tools(&[
@@ -133,11 +133,7 @@ fn print_target_triple() {
 /// `--glibc 2.17`: zig links against glibc 2.17 symbols; xx-verify --max-glibc proves it.
 #[test]
 fn glibc_version_targeting() {
-    let zig = Command::new("python3")
-        .args(["-m", "ziglang", "version"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-        || require_tool("zig");
+    let zig = has_zig();
     if !zig || !have_rust_and_qemu() {
         return;
     }

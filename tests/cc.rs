@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{bin_dir, require_tool, require_tools, run, Checked, Run, CROSS_TARGETS};
+use crate::util::{
+    bin_dir, has_zig, require_tool, require_tools, run, Checked, Run, CROSS_TARGETS,
+};
 
 const HELLO_C: &str = "#include <stdio.h>\n#include <sys/utsname.h>\n\
     int main(void) { struct utsname u; uname(&u); printf(\"c %s\\n\", u.machine); return 0; }\n";
@@ -133,13 +135,7 @@ fn gcc_backend_hello_c_and_cxx_for_seven_targets() {
 /// glibc 2.17, and xx-verify --max-glibc proves it.
 #[test]
 fn zig_backend_for_seven_targets_and_glibc_pinning() {
-    // zig from PyPI (`python3 -m ziglang`, what setup-test-deps installs) or on PATH.
-    let has_zig = Command::new("python3")
-        .args(["-m", "ziglang", "version"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-        || require_tool("zig");
-    if !has_zig || !require_tools(&["qemu-aarch64", "qemu-arm", "qemu-riscv64"]) {
+    if !has_zig() || !require_tools(&["qemu-aarch64", "qemu-arm", "qemu-riscv64"]) {
         return;
     }
     let w = Work::new();

@@ -216,3 +216,13 @@ impl Project {
             .join(name)
     }
 }
+
+/// zig for the xx-cc zig backend: from PyPI (`python3 -m ziglang`, what
+/// setup-test-deps installs) or on PATH; under XX_TEST_STRICT a missing zig fails.
+pub fn has_zig() -> bool {
+    Command::new("python3")
+        .args(["-m", "ziglang", "version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+        || require_tool("zig")
+}
