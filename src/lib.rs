@@ -10,6 +10,7 @@ mod cli;
 pub mod context;
 pub mod env_vars;
 mod fsutil;
+pub mod image;
 pub mod info;
 mod links;
 pub mod platform;

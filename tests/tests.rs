@@ -4,6 +4,7 @@ mod apt;
 mod cargo;
 mod cc;
 mod docs;
+mod image;
 mod info;
 mod util;
 mod verify;

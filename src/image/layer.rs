@@ -1,0 +1,255 @@
+//! One reproducible layer in one streaming pass: sorted walk → tar (own headers) →
+//! sha256 of the tar (diff_id) → gzip → sha256 of the blob → a temp file in the layout,
+//! renamed to `blobs/sha256/<hex>` once its digest is known.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use sha2::{Digest, Sha256};
+
+/// What goes into a layer: a directory's contents, or one file at the root.
+pub enum Source {
+    Dir(PathBuf),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip { level: u32 },
+    None,
+}
+
+impl Compression {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Compression::Gzip { .. } => "application/vnd.oci.image.layer.v1.tar+gzip",
+            Compression::None => "application/vnd.oci.image.layer.v1.tar",
+        }
+    }
+
+    /// Recorded in an annotation, so a digest says how it was made.
+    pub fn describe(self) -> String {
+        match self {
+            Compression::Gzip { level } => format!("gzip level {level} (flate2 {})", "zlib-rs"),
+            Compression::None => "none".to_string(),
+        }
+    }
+}
+
+pub struct Written {
+    pub digest: String,
+    pub size: u64,
+    pub diff_id: String,
+}
+
+/// Counts and hashes what passes through.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            size: 0,
+        }
+    }
+
+    fn finish(self) -> (W, String, u64) {
+        (self.inner, hex(&self.hasher.finalize()), self.size)
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes the layer into `blobs` (the layout's `blobs/sha256`), returns its descriptor data.
+pub fn write(
+    source: &Source,
+    blobs: &Path,
+    compression: Compression,
+    mtime: u64,
+) -> Result<Written> {
+    let entries = collect(source)?;
+    let tmp = blobs.join(format!(
+        ".layer.{}.{:?}.tmp",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let file = File::options()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    let result = stream(&entries, file, compression, mtime);
+    let written = match result {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    let blob = blobs.join(&written.digest["sha256:".len()..]);
+    fs::rename(&tmp, &blob).with_context(|| format!("cannot write {}", blob.display()))?;
+    Ok(written)
+}
+
+fn stream(entries: &[Entry], file: File, compression: Compression, mtime: u64) -> Result<Written> {
+    let blob = Hashing::new(BufWriter::with_capacity(1 << 20, file));
+    let (blob, diff_id) = match compression {
+        Compression::Gzip { level } => {
+            let gz = flate2::GzBuilder::new()
+                .mtime(0)
+                .write(blob, flate2::Compression::new(level));
+            let tar = write_tar(entries, Hashing::new(gz), mtime)?;
+            let (gz, diff_id, _) = tar.finish();
+            (gz.finish()?, diff_id)
+        }
+        Compression::None => {
+            // One stream: the blob is the tar, so both digests are the same hash.
+            let tar = write_tar(entries, blob, mtime)?;
+            let diff_id = hex(&tar.hasher.clone().finalize());
+            (tar, diff_id)
+        }
+    };
+    let (writer, digest, size) = blob.finish();
+    let file = writer.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(Written {
+        digest: format!("sha256:{digest}"),
+        size,
+        diff_id: format!("sha256:{diff_id}"),
+    })
+}
+
+/// A file-system entry with its path inside the layer.
+struct Entry {
+    path: PathBuf,
+    inside: String,
+}
+
+/// Sorted, parents before children (a byte-wise sort of full paths does that).
+fn collect(source: &Source) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    match source {
+        Source::File(path) => {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .ok_or_else(|| anyhow::anyhow!("{} has no file name", path.display()))?;
+            out.push(Entry {
+                path: path.clone(),
+                inside: name,
+            });
+        }
+        Source::Dir(root) => walk(root, root, &mut out)?,
+    }
+    out.sort_by(|a, b| a.inside.as_bytes().cmp(b.inside.as_bytes()));
+    Ok(out)
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<Entry>) -> Result<()> {
+    let reader = fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for entry in reader {
+        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let path = entry.path();
+        let inside = path
+            .strip_prefix(root)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        out.push(Entry {
+            path: path.clone(),
+            inside,
+        });
+        if is_dir {
+            walk(root, &path, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Our own headers: uid/gid 0, no user names, mtime fixed, modes normalised
+/// (0755 for directories and executables, else 0644), symlinks as links, hardlinks kept
+/// within the layer, no sparse files, complete end-of-archive marker.
+fn write_tar<W: Write>(entries: &[Entry], out: W, mtime: u64) -> Result<W> {
+    let mut tar = tar::Builder::new(out);
+    tar.follow_symlinks(false);
+    tar.sparse(false);
+    let mut seen_inodes: HashMap<(u64, u64), String> = HashMap::new();
+    for e in entries {
+        let meta = fs::symlink_metadata(&e.path)
+            .with_context(|| format!("cannot read {}", e.path.display()))?;
+        let mut header = tar::Header::new_ustar();
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(mtime);
+        let ft = meta.file_type();
+        let name = &e.inside;
+        if ft.is_dir() {
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_mode(0o755);
+            header.set_size(0);
+            tar.append_data(&mut header, format!("{name}/"), io::empty())?;
+        } else if ft.is_symlink() {
+            let target = fs::read_link(&e.path)?;
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_mode(0o777);
+            header.set_size(0);
+            tar.append_link(&mut header, name, &target)?;
+        } else if ft.is_file() {
+            let key = (meta.dev(), meta.ino());
+            if meta.nlink() > 1 {
+                if let Some(first) = seen_inodes.get(&key) {
+                    header.set_entry_type(tar::EntryType::Link);
+                    header.set_mode(mode(meta.mode()));
+                    header.set_size(0);
+                    tar.append_link(&mut header, name, first)?;
+                    continue;
+                }
+                seen_inodes.insert(key, name.clone());
+            }
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_mode(mode(meta.mode()));
+            header.set_size(meta.len());
+            let file =
+                File::open(&e.path).with_context(|| format!("cannot read {}", e.path.display()))?;
+            tar.append_data(&mut header, name, file)?;
+        } else {
+            bail!(
+                "{}: only files, directories and symlinks go into a layer",
+                e.path.display()
+            );
+        }
+    }
+    Ok(tar.into_inner()?)
+}
+
+fn mode(m: u32) -> u32 {
+    if m & 0o111 != 0 {
+        0o755
+    } else {
+        0o644
+    }
+}

@@ -1,0 +1,393 @@
+//! `xx image create`: a 3-platform OCI layout from cross-built binaries, read back by
+//! skopeo and umoci, run under qemu; every blob re-hashes to its name; reproducible
+//! across time and parallelism; bad input gives one line and leaves no temp files.
+
+use std::path::Path;
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::util::{require_tools, Checked};
+
+/// `xx ARGS` (the front end, not a personality).
+fn xx(args: &[&str], env: &[(&str, &str)]) -> Checked {
+    let out = Command::new(env!("CARGO_BIN_EXE_xx"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run xx");
+    Checked {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code().unwrap_or(-1),
+    }
+}
+
+/// Static hello binaries: (platform, file, qemu, what it prints).
+fn binaries(dir: &Path) -> Vec<(&'static str, String, &'static str, &'static str)> {
+    let src = dir.join("hello.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\n#include <sys/utsname.h>\n\
+         int main(void) { struct utsname u; uname(&u); printf(\"%s\\n\", u.machine); return 0; }\n",
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    for (platform, gcc, qemu, uname) in [
+        (
+            "linux/amd64",
+            "x86_64-linux-gnu-gcc",
+            "qemu-x86_64",
+            "x86_64",
+        ),
+        (
+            "linux/arm64",
+            "aarch64-linux-gnu-gcc",
+            "qemu-aarch64",
+            "aarch64",
+        ),
+        (
+            "linux/arm/v7",
+            "arm-linux-gnueabihf-gcc",
+            "qemu-arm",
+            "armv7l",
+        ),
+    ] {
+        let root = dir.join(platform.replace('/', "-"));
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        let status = Command::new(gcc)
+            .args(["-static", "-O2", "-o"])
+            .arg(root.join("bin/hello"))
+            .arg(&src)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{gcc}");
+        std::os::unix::fs::symlink("hello", root.join("bin/hi")).unwrap();
+        out.push((platform, root.to_string_lossy().into_owned(), qemu, uname));
+    }
+    out
+}
+
+fn create(
+    bins: &[(&str, String, &str, &str)],
+    output: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Checked {
+    let mut args = vec!["image".to_string(), "create".to_string()];
+    for (platform, dir, ..) in bins {
+        args.push("--platform".into());
+        args.push(format!("{platform}={dir}"));
+    }
+    args.extend([
+        "--entrypoint".to_string(),
+        "/bin/hello".to_string(),
+        "--output".to_string(),
+        output.to_string(),
+    ]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    xx(&refs, env)
+}
+
+/// Every blob named in the layout exists, has the size its descriptor says, and hashes
+/// to its name.
+fn check_blobs(layout: &Path, digest: &str, size: Option<u64>) -> serde_json::Value {
+    let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
+    let bytes = std::fs::read(layout.join("blobs/sha256").join(hex)).expect("blob exists");
+    let actual: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(actual, hex, "blob re-hashes to its name");
+    if let Some(size) = size {
+        assert_eq!(bytes.len() as u64, size, "descriptor size of {digest}");
+    }
+    serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
+}
+
+#[test]
+fn three_platform_layout_read_by_skopeo_and_umoci() {
+    if !require_tools(&[
+        "skopeo",
+        "umoci",
+        "x86_64-linux-gnu-gcc",
+        "aarch64-linux-gnu-gcc",
+        "arm-linux-gnueabihf-gcc",
+        "qemu-aarch64",
+        "qemu-arm",
+    ]) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let bins = binaries(work.path());
+    let layout = work.path().join("layout");
+    let env = [("SOURCE_DATE_EPOCH", "1700000000")];
+    let r = create(&bins, &format!("oci:{}:v1", layout.display()), &[], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let digest = r.stdout.trim().to_string();
+
+    // The nested shape: index.json → one image index tagged v1 → one manifest per platform.
+    let top: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        top["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        "v1"
+    );
+    assert_eq!(top["manifests"][0]["digest"], digest.as_str());
+    let index = check_blobs(&layout, &digest, top["manifests"][0]["size"].as_u64());
+    let entries = index["manifests"].as_array().unwrap();
+    let platforms: Vec<String> = entries
+        .iter()
+        .map(|m| {
+            let p = &m["platform"];
+            let v = p["variant"]
+                .as_str()
+                .map(|v| format!("/{v}"))
+                .unwrap_or_default();
+            format!(
+                "{}/{}{v}",
+                p["os"].as_str().unwrap(),
+                p["architecture"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        platforms,
+        ["linux/amd64", "linux/arm64", "linux/arm/v7"],
+        "the user's order"
+    );
+    for m in entries {
+        let manifest = check_blobs(&layout, m["digest"].as_str().unwrap(), m["size"].as_u64());
+        let config = check_blobs(
+            &layout,
+            manifest["config"]["digest"].as_str().unwrap(),
+            manifest["config"]["size"].as_u64(),
+        );
+        assert_eq!(config["created"], "2023-11-14T22:13:20Z");
+        assert_eq!(config["config"]["Entrypoint"][0], "/bin/hello");
+        for l in manifest["layers"].as_array().unwrap() {
+            check_blobs(&layout, l["digest"].as_str().unwrap(), l["size"].as_u64());
+        }
+    }
+
+    // skopeo reads the index exactly; each platform copies out, umoci unpacks it, and the
+    // binary runs (under qemu for the foreign ones).
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", &format!("oci:{}:v1", layout.display())])
+        .output()
+        .unwrap();
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    assert_eq!(
+        raw.stdout,
+        std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap()
+    );
+    for (platform, _, qemu, uname) in &bins {
+        let mut parts = platform.split('/').skip(1);
+        let arch = parts.next().unwrap();
+        let single = work.path().join(format!(
+            "single-{arch}{}",
+            parts.clone().next().unwrap_or("")
+        ));
+        let mut copy = Command::new("skopeo");
+        copy.args(["copy", "-q", "--override-arch", arch]);
+        if let Some(variant) = parts.next() {
+            copy.args(["--override-variant", variant]);
+        }
+        let copy = copy
+            .arg(format!("oci:{}:v1", layout.display()))
+            .arg(format!("oci:{}:x", single.display()))
+            .output()
+            .unwrap();
+        assert!(
+            copy.status.success(),
+            "skopeo copy {platform}: {}",
+            String::from_utf8_lossy(&copy.stderr)
+        );
+        let bundle = work
+            .path()
+            .join(format!("bundle-{}", platform.replace('/', "-")));
+        let unpack = Command::new("umoci")
+            .args(["unpack", "--rootless", "--image"])
+            .arg(format!("{}:x", single.display()))
+            .arg(&bundle)
+            .output()
+            .unwrap();
+        assert!(
+            unpack.status.success(),
+            "umoci {platform}: {}",
+            String::from_utf8_lossy(&unpack.stderr)
+        );
+        let hi = bundle.join("rootfs/bin/hi");
+        assert_eq!(
+            std::fs::read_link(&hi).unwrap(),
+            Path::new("hello"),
+            "symlinks stay links"
+        );
+        let ran = Command::new(qemu)
+            .arg(bundle.join("rootfs/bin/hello"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&ran.stdout).trim(),
+            *uname,
+            "{platform}"
+        );
+    }
+}
+
+#[test]
+fn reproducible_across_time_and_parallelism() {
+    if !require_tools(&[
+        "aarch64-linux-gnu-gcc",
+        "x86_64-linux-gnu-gcc",
+        "arm-linux-gnueabihf-gcc",
+    ]) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let bins = binaries(work.path());
+    let env = [("SOURCE_DATE_EPOCH", "1700000000")];
+    let one = create(
+        &bins,
+        &format!("oci:{}", work.path().join("a").display()),
+        &["-j1"],
+        &env,
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for (_, dir, ..) in &bins {
+        // New mtimes and atimes on the inputs must not matter.
+        let status = Command::new("touch")
+            .arg(format!("{dir}/bin/hello"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let two = create(
+        &bins,
+        &format!("oci:{}", work.path().join("b").display()),
+        &["-j2"],
+        &env,
+    );
+    assert_eq!(
+        (one.code, two.code),
+        (0, 0),
+        "{} {}",
+        one.stderr,
+        two.stderr
+    );
+    assert_eq!(one.stdout, two.stdout, "same inputs, same index digest");
+    let other = create(
+        &bins,
+        &format!("oci:{}", work.path().join("c").display()),
+        &[],
+        &[("SOURCE_DATE_EPOCH", "1")],
+    );
+    assert_ne!(
+        one.stdout, other.stdout,
+        "SOURCE_DATE_EPOCH is in the layers and configs"
+    );
+    let plain = create(
+        &bins,
+        &format!("oci:{}", work.path().join("d").display()),
+        &["--compression", "none"],
+        &env,
+    );
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    assert_ne!(one.stdout, plain.stdout);
+}
+
+#[test]
+fn bad_input_is_one_line_and_leaves_no_temp_files() {
+    let work = tempfile::tempdir().unwrap();
+    let layout = work.path().join("layout");
+    let out = format!("oci:{}", layout.display());
+    let file = work.path().join("f");
+    std::fs::write(&file, "x").unwrap();
+    let f = file.to_string_lossy().into_owned();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "--platform".into(),
+                format!("linux/ppc64={f}"),
+                "--output".into(),
+                out.clone(),
+            ],
+            "unknown platform",
+        ),
+        (
+            vec![
+                "--platform".into(),
+                "linux/arm64=/nonexistent".into(),
+                "--output".into(),
+                out.clone(),
+            ],
+            "cannot read /nonexistent",
+        ),
+        (
+            vec![
+                "--platform".into(),
+                format!("linux/arm64{f}"),
+                "--output".into(),
+                out.clone(),
+            ],
+            "expected os/arch[/variant]=PATH",
+        ),
+        (
+            vec![
+                "--platform".into(),
+                format!("linux/arm64={f}"),
+                "--output".into(),
+                "docker://127.0.0.1:9/x".into(),
+            ],
+            "only oci:DIR[:TAG]",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["image".to_string(), "create".to_string()];
+        all.extend(args);
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let r = xx(&refs, &[]);
+        assert_eq!(r.code, 1, "{refs:?}");
+        assert!(r.stderr.contains(want), "{refs:?}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    }
+    // A layer that cannot be read (a FIFO) fails the build and leaves no temp blob.
+    let dir = work.path().join("withfifo");
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(dir.join("pipe"))
+        .status()
+        .unwrap()
+        .success());
+    let r = xx(
+        &[
+            "image",
+            "create",
+            "--platform",
+            &format!("linux/arm64={}", dir.display()),
+            "--output",
+            &out,
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("only files, directories and symlinks"),
+        "{}",
+        r.stderr
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(layout.join("blobs/sha256"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+}
