@@ -171,6 +171,23 @@ fn three_platform_layout_read_by_skopeo_and_umoci() {
         }
     }
 
+    // The layout validates against the image-spec JSON schemas.
+    let validate = Command::new("/usr/bin/python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/validate-oci-layout"
+        ))
+        .arg(&layout)
+        .output()
+        .expect("run scripts/validate-oci-layout");
+    assert!(
+        validate.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&validate.stdout),
+        String::from_utf8_lossy(&validate.stderr)
+    );
+    assert!(String::from_utf8_lossy(&validate.stdout).starts_with("valid: 9 documents"));
+
     // skopeo reads the index exactly; each platform copies out, umoci unpacks it, and the
     // binary runs (under qemu for the foreign ones).
     let raw = Command::new("skopeo")

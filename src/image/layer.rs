@@ -158,8 +158,11 @@ fn collect(source: &Source) -> Result<Vec<Entry>> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .ok_or_else(|| anyhow::anyhow!("{} has no file name", path.display()))?;
+            // A single file given by a link is the file it points to.
+            let resolved = fs::canonicalize(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
             out.push(Entry {
-                path: path.clone(),
+                path: resolved,
                 inside: name,
             });
         }
