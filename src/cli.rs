@@ -38,6 +38,13 @@ fn command() -> Command {
                 .about("Multi-arch OCI images from per-platform outputs")
                 .subcommand_required(true)
                 .subcommand(
+                    Command::new("inspect")
+                        .about("Platforms, digests and sizes of an image (oci:DIR[:TAG])")
+                        .arg(Arg::new("reference").required(true).value_name("oci:DIR[:TAG]"))
+                        .arg(Arg::new("raw").long("raw").action(ArgAction::SetTrue).help("The index as stored"))
+                        .arg(Arg::new("json").long("json").action(ArgAction::SetTrue)),
+                )
+                .subcommand(
                     Command::new("create")
                         .about("One layer per platform into one OCI image index (oci:DIR[:TAG]); prints the index digest")
                         .arg(
@@ -130,6 +137,21 @@ pub fn run(argv0: &str, args: Vec<String>) -> Result<ExitCode> {
                     }),
                 };
                 println!("{}", crate::image::create(&args)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            Some(("inspect", c)) => {
+                let reference = c
+                    .get_one::<String>("reference")
+                    .cloned()
+                    .unwrap_or_default();
+                let raw = c.get_flag("raw");
+                let text = crate::image::inspect(&reference, raw, c.get_flag("json"))?;
+                // --raw: the stored bytes exactly (what digests are of), as skopeo prints them.
+                if raw {
+                    print!("{text}");
+                } else {
+                    println!("{text}");
+                }
                 Ok(ExitCode::SUCCESS)
             }
             _ => unreachable!("clap requires a subcommand"),

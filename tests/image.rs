@@ -188,6 +188,24 @@ fn three_platform_layout_read_by_skopeo_and_umoci() {
     );
     assert!(String::from_utf8_lossy(&validate.stdout).starts_with("valid: 9 documents"));
 
+    // xx image inspect: the platforms in order; --raw is the stored index.
+    let reference = format!("oci:{}:v1", layout.display());
+    let table = xx(&["image", "inspect", &reference], &[]);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    let listed: Vec<&str> = table
+        .stdout
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(listed, ["linux/amd64", "linux/arm64", "linux/arm/v7"]);
+    let raw_inspect = xx(&["image", "inspect", "--raw", &reference], &[]);
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    assert_eq!(
+        raw_inspect.stdout.as_bytes(),
+        std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap()
+    );
+
     // skopeo reads the index exactly; each platform copies out, umoci unpacks it, and the
     // binary runs (under qemu for the foreign ones).
     let raw = Command::new("skopeo")
@@ -317,6 +335,47 @@ fn reproducible_across_time_and_parallelism() {
     );
     assert_eq!(plain.code, 0, "{}", plain.stderr);
     assert_ne!(one.stdout, plain.stdout);
+}
+
+/// A corrupt blob is refused when read, in one line.
+#[test]
+fn inspect_refuses_a_corrupt_blob() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("f");
+    std::fs::write(&file, "payload").unwrap();
+    let out = format!("oci:{}", work.path().join("l").display());
+    let made = xx(
+        &[
+            "image",
+            "create",
+            "--platform",
+            &format!("linux/arm64={}", file.display()),
+            "--output",
+            &out,
+        ],
+        &[],
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let index: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            work.path()
+                .join("l/blobs/sha256")
+                .join(made.stdout.trim().strip_prefix("sha256:").unwrap()),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let manifest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("sha256:")
+        .unwrap()
+        .to_string();
+    std::fs::write(work.path().join("l/blobs/sha256").join(&manifest), b"{}").unwrap();
+    let r = xx(&["image", "inspect", &out], &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("is corrupt"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1);
 }
 
 #[test]

@@ -295,6 +295,109 @@ fn rfc3339(secs: u64) -> String {
     )
 }
 
+/// What `xx image inspect` shows of one platform's manifest.
+struct PlatformSummary {
+    platform: String,
+    digest: String,
+    layers: usize,
+    size: u64,
+}
+
+/// `xx image inspect oci:DIR[:TAG]`: the index's platforms, digests and sizes (`--raw`:
+/// the index bytes as stored; `--json`: the summary as JSON).
+pub fn inspect(reference: &str, raw: bool, as_json: bool) -> Result<String> {
+    let (dir, tag) = parse_oci_output(reference)?;
+    let top: Value = serde_json::from_slice(
+        &fs::read(dir.join("index.json"))
+            .with_context(|| format!("{reference}: no index.json in {}", dir.display()))?,
+    )
+    .with_context(|| format!("{reference}: index.json is not JSON"))?;
+    let entry = top["manifests"]
+        .as_array()
+        .and_then(|m| {
+            m.iter()
+                .find(|d| d["annotations"]["org.opencontainers.image.ref.name"] == json!(tag))
+        })
+        .ok_or_else(|| {
+            anyhow!(
+                "{reference}: no tag {tag} in {}",
+                dir.join("index.json").display()
+            )
+        })?;
+    let digest = entry["digest"].as_str().unwrap_or_default().to_string();
+    let bytes = read_blob(&dir, &digest)?;
+    if raw {
+        return Ok(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    let index: Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("{digest} is not JSON"))?;
+    let mut rows = Vec::new();
+    for m in index["manifests"].as_array().into_iter().flatten() {
+        let p = &m["platform"];
+        let variant = p["variant"]
+            .as_str()
+            .map(|v| format!("/{v}"))
+            .unwrap_or_default();
+        let m_digest = m["digest"].as_str().unwrap_or_default().to_string();
+        let manifest: Value = serde_json::from_slice(&read_blob(&dir, &m_digest)?)
+            .with_context(|| format!("{m_digest} is not JSON"))?;
+        let layers = manifest["layers"].as_array().map_or(0, Vec::len);
+        let size: u64 = manifest["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(std::iter::once(&manifest["config"]))
+            .filter_map(|d| d["size"].as_u64())
+            .sum();
+        rows.push(PlatformSummary {
+            platform: format!(
+                "{}/{}{variant}",
+                p["os"].as_str().unwrap_or("?"),
+                p["architecture"].as_str().unwrap_or("?")
+            ),
+            digest: m_digest,
+            layers,
+            size,
+        });
+    }
+    if as_json {
+        let platforms: Vec<Value> = rows
+            .iter()
+            .map(|r| json!({ "platform": r.platform, "digest": r.digest, "layers": r.layers, "size": r.size }))
+            .collect();
+        return Ok(serde_json::to_string_pretty(
+            &json!({ "index": digest, "platforms": platforms }),
+        )?);
+    }
+    let mut out = format!(
+        "{reference}  {digest}\n{:<16} {:<73} {:>6} {:>12}",
+        "PLATFORM", "MANIFEST", "LAYERS", "SIZE"
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "\n{:<16} {:<73} {:>6} {:>12}",
+            r.platform, r.digest, r.layers, r.size
+        ));
+    }
+    Ok(out)
+}
+
+/// A blob, checked against its digest before use.
+fn read_blob(dir: &Path, digest: &str) -> Result<Vec<u8>> {
+    use sha2::{Digest, Sha256};
+    let hex = digest
+        .strip_prefix("sha256:")
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| anyhow!("unsupported digest {digest:?}"))?;
+    let path = dir.join("blobs/sha256").join(hex);
+    let bytes =
+        fs::read(&path).with_context(|| format!("missing blob {digest} ({})", path.display()))?;
+    if layer::hex(&Sha256::digest(&bytes)) != hex {
+        bail!("blob {digest} is corrupt: its content does not hash to its name");
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
