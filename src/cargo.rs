@@ -94,10 +94,16 @@ fn with_cargo_defaults(ctx: &Context) -> Context {
     c
 }
 
+/// Removes our flag from the arguments before `--` (after it, they are the program's).
 fn take_flag(args: &mut Vec<OsString>, flag: &str) -> bool {
-    let before = args.len();
-    args.retain(|a| a != flag);
-    args.len() != before
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    match args[..end].iter().position(|a| a == flag) {
+        Some(i) => {
+            args.remove(i);
+            true
+        }
+        None => false,
+    }
 }
 
 /// `--glibc 2.17` / `--glibc=2.17` (ours, not cargo's) is taken out of the arguments.
@@ -122,17 +128,21 @@ fn take_glibc(args: &[OsString]) -> Result<(Vec<OsString>, Option<String>)> {
             _ => out.push(a.clone()),
         }
     }
-    if let Some(v) = &glibc {
-        let ok = v.split('.').count() == 2 && v.split('.').all(|p| p.parse::<u32>().is_ok());
-        if !ok {
-            bail!("--glibc {v}: expected a version like 2.17");
-        }
+    if let Some(v) = glibc.as_deref().filter(|v| !is_glibc_version(v)) {
+        bail!("--glibc {v}: expected a version like 2.17");
     }
     Ok((out, glibc))
 }
 
-/// The C toolchain for the target, and its std: installed once per target (locked, so
-/// parallel builds for different targets do not collide), remembered by a marker.
+fn is_glibc_version(v: &str) -> bool {
+    v.split('.').count() == 2
+        && v.split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The C toolchain for the target, and its std: checked on every run (one `rustc
+/// --print sysroot`), installed when missing, locked so parallel builds for different
+/// targets do not collide.
 fn setup(ctx: &Context, cc_target: cc::Target, rust_triple: String) -> Result<Plan> {
     let toolchain = choose_toolchain(ctx)?;
     cc::ensure(ctx, &cc_target)?;
@@ -187,14 +197,7 @@ fn choose_toolchain(ctx: &Context) -> Result<Toolchain> {
             "cargo not found\nhelp: install Rust (rustup), or apt-get install rustc-web cargo-web"
         )
     })?;
-    let is_rustup_proxy = cargo
-        .canonicalize()
-        .ok()
-        .and_then(|p| {
-            p.file_name()
-                .map(|n| n.to_string_lossy().starts_with("rustup"))
-        })
-        .unwrap_or(false);
+    let is_rustup_proxy = is_rustup_proxy(&cargo);
     if is_rustup_proxy {
         Ok(Toolchain::Rustup { cargo })
     } else {
@@ -203,6 +206,25 @@ fn choose_toolchain(ctx: &Context) -> Result<Toolchain> {
             cargo,
         }))
     }
+}
+
+/// rustup's proxies are symlinks to `rustup` (rustup's own layout) or hard links to it
+/// (rustup-init, as in the `rust:` images).
+fn is_rustup_proxy(cargo: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let by_name = cargo
+        .canonicalize()
+        .ok()
+        .and_then(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().starts_with("rustup"))
+        })
+        .unwrap_or(false);
+    let same_file = |a: &Path, b: &Path| match (a.metadata(), b.metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    };
+    by_name || same_file(cargo, &cargo.with_file_name("rustup"))
 }
 
 fn rustc_of(toolchain: &Toolchain) -> PathBuf {
@@ -257,7 +279,11 @@ fn ensure_std(
         Toolchain::Rustup { cargo } => {
             quiet(Command::new(cargo.with_file_name("rustup")).args(["target", "add", triple]))
         }
-        Toolchain::Distro { rustc, .. } => install_distro_std(ctx, rustc, t),
+        // Debian ships std only for linux-gnu targets.
+        Toolchain::Distro { rustc, .. } if t.resolved.os == "linux" && t.resolved.libc == "gnu" => {
+            install_distro_std(ctx, rustc, t)
+        }
+        Toolchain::Distro { .. } => Err(anyhow!("the distribution has no std for {triple}")),
     };
     if installed.is_ok() && has_std(&sysroot, triple) {
         return Ok((toolchain, Std::Installed));
@@ -361,11 +387,18 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
     let mut cmd = Command::new(program);
     cmd.args(target_args(args, &plan.rust_triple, plan.std));
     if let Some(rustc) = rustc {
+        // rustdoc too: doctests with rustup's rustdoc and Debian's std fail (E0514).
+        cmd.env("RUSTDOC", rustc.with_file_name("rustdoc"));
         cmd.env("RUSTC", rustc);
     }
-    // Set only what the user has not: their settings win (cargo-zigbuild's rule).
+    // Set only what the user has not: their settings win (cargo-zigbuild's rule), also
+    // the TARGET_X spelling that cc-rs, pkg-config and cmake read after X_<t>.
     let mut set = |name: String, value: OsString| {
-        if ctx.var(&name).is_none() {
+        let generic = name
+            .rsplit_once(&format!("_{lower}"))
+            .map(|(x, _)| format!("TARGET_{x}"));
+        let user_set = ctx.var(&name).is_some() || generic.is_some_and(|g| ctx.var(&g).is_some());
+        if !user_set {
             cmd.env(name, value);
         }
     };
@@ -375,7 +408,9 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
     );
     set(format!("CC_{lower}"), compiler("clang").into());
     set(format!("CXX_{lower}"), compiler("clang++").into());
-    set(format!("AR_{lower}"), alias("ar").into());
+    if alias("ar").exists() {
+        set(format!("AR_{lower}"), alias("ar").into());
+    }
     // Empty, so the host's CFLAGS (-march=native…) never reach target objects.
     set(format!("CFLAGS_{lower}"), OsString::new());
     set(format!("CXXFLAGS_{lower}"), OsString::new());

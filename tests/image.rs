@@ -276,6 +276,70 @@ fn three_platform_layout_read_by_skopeo_and_umoci() {
     }
 }
 
+/// The layout may be written inside its own source: it is not walked into, so the digest
+/// does not change from run to run; non-UTF-8 names are kept byte for byte.
+#[test]
+fn layout_inside_the_source_and_odd_names() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("app"), "binary").unwrap();
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::write(src.join(std::ffi::OsStr::from_bytes(b"bad\xffname")), "x").unwrap();
+    let out = format!("oci:{}", src.join("img").display());
+    let arg = format!("linux/arm64={}", src.display());
+    let a = xx(
+        &["image", "create", "--platform", &arg, "--output", &out],
+        &[],
+    );
+    let b = xx(
+        &["image", "create", "--platform", &arg, "--output", &out],
+        &[],
+    );
+    assert_eq!((a.code, b.code), (0, 0), "{} {}", a.stderr, b.stderr);
+    assert_eq!(
+        a.stdout, b.stdout,
+        "the layout's own blobs are not part of the layer"
+    );
+    if require_tools(&["tar"]) {
+        let index: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(
+                src.join("img/blobs/sha256")
+                    .join(a.stdout.trim().strip_prefix("sha256:").unwrap()),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let manifest_hex = index["manifests"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("sha256:")
+            .unwrap()
+            .to_string();
+        let manifest: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(src.join("img/blobs/sha256").join(manifest_hex)).unwrap(),
+        )
+        .unwrap();
+        let layer = src.join("img/blobs/sha256").join(
+            manifest["layers"][0]["digest"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("sha256:")
+                .unwrap(),
+        );
+        let listed = Command::new("tar")
+            .args(["--quoting-style=literal", "-tzf"])
+            .arg(&layer)
+            .output()
+            .unwrap();
+        assert!(listed.status.success());
+        assert_eq!(
+            listed.stdout, b"app\nbad\xffname\n",
+            "sorted, raw bytes, no img/"
+        );
+    }
+}
+
 #[test]
 fn reproducible_across_time_and_parallelism() {
     if !require_tools(&[

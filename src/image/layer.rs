@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -84,16 +85,21 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes the layer into `blobs` (the layout's `blobs/sha256`), returns its descriptor data.
+/// Writes the layer into `blobs` (the layout's `blobs/sha256`) through a temp file in
+/// `tmp_dir` (outside `blobs`: a crash leaves no non-digest name there); returns its
+/// descriptor data. `layout` is never walked into.
 pub fn write(
     source: &Source,
     blobs: &Path,
+    tmp_dir: &Path,
+    layout: &Path,
     compression: Compression,
     mtime: u64,
 ) -> Result<Written> {
-    let entries = collect(source)?;
-    let tmp = blobs.join(format!(
-        ".layer.{}.{:?}.tmp",
+    let skip = layout.canonicalize().ok();
+    let entries = collect(source, skip.as_deref())?;
+    let tmp = tmp_dir.join(format!(
+        "layer.{}.{:?}.tmp",
         std::process::id(),
         std::thread::current().id()
     ));
@@ -143,20 +149,23 @@ fn stream(entries: &[Entry], file: File, compression: Compression, mtime: u64) -
     })
 }
 
-/// A file-system entry with its path inside the layer.
+/// A file-system entry with its path inside the layer (bytes as they are: file names
+/// need not be UTF-8).
 struct Entry {
     path: PathBuf,
-    inside: String,
+    inside: PathBuf,
 }
 
 /// Sorted, parents before children (a byte-wise sort of full paths does that).
-fn collect(source: &Source) -> Result<Vec<Entry>> {
+/// `skip`: a directory never to descend into (the layout being written, when it lies
+/// inside the source: its blobs would change under the walk).
+fn collect(source: &Source, skip: Option<&Path>) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     match source {
         Source::File(path) => {
             let name = path
                 .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
+                .map(PathBuf::from)
                 .ok_or_else(|| anyhow::anyhow!("{} has no file name", path.display()))?;
             // A single file given by a link is the file it points to.
             let resolved = fs::canonicalize(path)
@@ -166,28 +175,36 @@ fn collect(source: &Source) -> Result<Vec<Entry>> {
                 inside: name,
             });
         }
-        Source::Dir(root) => walk(root, root, &mut out)?,
+        Source::Dir(root) => walk(root, root, skip, &mut out)?,
     }
-    out.sort_by(|a, b| a.inside.as_bytes().cmp(b.inside.as_bytes()));
+    out.sort_by(|a, b| {
+        a.inside
+            .as_os_str()
+            .as_bytes()
+            .cmp(b.inside.as_os_str().as_bytes())
+    });
     Ok(out)
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<Entry>) -> Result<()> {
+fn walk(root: &Path, dir: &Path, skip: Option<&Path>, out: &mut Vec<Entry>) -> Result<()> {
     let reader = fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     for entry in reader {
         let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
         let path = entry.path();
+        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        if is_dir && skip.is_some_and(|s| path.canonicalize().ok().as_deref() == Some(s)) {
+            continue;
+        }
         let inside = path
             .strip_prefix(root)
-            .map(|p| p.to_string_lossy().into_owned())
+            .map(Path::to_path_buf)
             .unwrap_or_default();
-        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
         out.push(Entry {
             path: path.clone(),
             inside,
         });
         if is_dir {
-            walk(root, &path, out)?;
+            walk(root, &path, skip, out)?;
         }
     }
     Ok(())
@@ -200,7 +217,7 @@ fn write_tar<W: Write>(entries: &[Entry], out: W, mtime: u64) -> Result<W> {
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
     tar.sparse(false);
-    let mut seen_inodes: HashMap<(u64, u64), String> = HashMap::new();
+    let mut seen_inodes: HashMap<(u64, u64), PathBuf> = HashMap::new();
     for e in entries {
         let meta = fs::symlink_metadata(&e.path)
             .with_context(|| format!("cannot read {}", e.path.display()))?;
@@ -214,7 +231,7 @@ fn write_tar<W: Write>(entries: &[Entry], out: W, mtime: u64) -> Result<W> {
             header.set_entry_type(tar::EntryType::Directory);
             header.set_mode(0o755);
             header.set_size(0);
-            tar.append_data(&mut header, format!("{name}/"), io::empty())?;
+            tar.append_data(&mut header, name, io::empty())?;
         } else if ft.is_symlink() {
             let target = fs::read_link(&e.path)?;
             header.set_entry_type(tar::EntryType::Symlink);
@@ -233,12 +250,20 @@ fn write_tar<W: Write>(entries: &[Entry], out: W, mtime: u64) -> Result<W> {
                 }
                 seen_inodes.insert(key, name.clone());
             }
-            header.set_entry_type(tar::EntryType::Regular);
-            header.set_mode(mode(meta.mode()));
-            header.set_size(meta.len());
+            // The size comes from the open file, and exactly that many bytes are copied:
+            // a file that shrinks meanwhile fails, never the tar; extra bytes are not read.
             let file =
                 File::open(&e.path).with_context(|| format!("cannot read {}", e.path.display()))?;
-            tar.append_data(&mut header, name, file)?;
+            let len = file.metadata()?.len();
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_mode(mode(meta.mode()));
+            header.set_size(len);
+            let mut exact = ExactReader {
+                inner: io::Read::take(file, len),
+                left: len,
+                path: &e.path,
+            };
+            tar.append_data(&mut header, name, &mut exact)?;
         } else {
             bail!(
                 "{}: only files, directories and symlinks go into a layer",
@@ -247,6 +272,28 @@ fn write_tar<W: Write>(entries: &[Entry], out: W, mtime: u64) -> Result<W> {
         }
     }
     Ok(tar.into_inner()?)
+}
+
+/// Yields exactly `left` bytes, or an error naming the file that changed size.
+struct ExactReader<'a, R> {
+    inner: R,
+    left: u64,
+    path: &'a Path,
+}
+
+impl<R: io::Read> io::Read for ExactReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.left > 0 && !buf.is_empty() {
+            return Err(io::Error::other(format!(
+                "{} shrank while it was read ({} bytes missing)",
+                self.path.display(),
+                self.left
+            )));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 fn mode(m: u32) -> u32 {

@@ -65,6 +65,16 @@ pub fn create(args: &CreateArgs) -> Result<String> {
     if inputs.is_empty() {
         bail!("no --platform given, e.g. --platform linux/arm64=./out/arm64");
     }
+    for (i, p) in inputs.iter().enumerate() {
+        let same = |q: &PlatformInput| (&q.os, &q.arch, &q.variant) == (&p.os, &p.arch, &p.variant);
+        if inputs[..i].iter().any(same) {
+            bail!(
+                "--platform {}/{} is given twice: an index holds one manifest per platform",
+                p.os,
+                p.arch
+            );
+        }
+    }
     let compression = match args.compression.as_str() {
         "gzip" => Compression::Gzip { level: args.level },
         "none" => Compression::None,
@@ -73,12 +83,16 @@ pub fn create(args: &CreateArgs) -> Result<String> {
     let mtime = source_date_epoch()?;
     let blobs = dir.join("blobs/sha256");
     fs::create_dir_all(&blobs).with_context(|| format!("cannot create {}", blobs.display()))?;
+    let tmp_dir = dir.join(".xx-tmp");
+    fs::create_dir_all(&tmp_dir).with_context(|| format!("cannot create {}", tmp_dir.display()))?;
+    // One writer per layout: index.json is read, changed and written back.
+    let _lock = crate::fsutil::lock(&tmp_dir.join("lock"), "xx image")?;
     write_atomic(
         &dir.join("oci-layout"),
         br#"{"imageLayoutVersion":"1.0.0"}"#,
     )?;
 
-    let manifests = build_all(&inputs, &blobs, compression, mtime, args)?;
+    let manifests = build_all(&inputs, &blobs, &tmp_dir, &dir, compression, mtime, args)?;
     let entries: Vec<Value> = inputs
         .iter()
         .zip(&manifests)
@@ -126,6 +140,9 @@ fn parse_platform_input(text: &str) -> Result<PlatformInput> {
     let arch = parts.next().unwrap_or_default().to_string();
     let row = platform::find(&os, &arch, parts.next().unwrap_or_default())
         .ok_or_else(|| anyhow!("--platform {platform}: unknown platform; see `xx info list`"))?;
+    if row.os != "linux" {
+        bail!("--platform {platform}: only linux images are written yet (Windows layers need another layout)");
+    }
     let path = PathBuf::from(path);
     let meta = fs::metadata(&path)
         .with_context(|| format!("--platform {text}: cannot read {}", path.display()))?;
@@ -156,6 +173,8 @@ fn source_date_epoch() -> Result<u64> {
 fn build_all(
     inputs: &[PlatformInput],
     blobs: &Path,
+    tmp_dir: &Path,
+    layout: &Path,
     compression: Compression,
     mtime: u64,
     args: &CreateArgs,
@@ -166,7 +185,9 @@ fn build_all(
         std::thread::scope(|s| {
             let handles: Vec<_> = chunk_inputs
                 .iter()
-                .map(|p| s.spawn(move || build_one(p, blobs, compression, mtime, args)))
+                .map(|p| {
+                    s.spawn(move || build_one(p, blobs, tmp_dir, layout, compression, mtime, args))
+                })
                 .collect();
             for (slot, h) in chunk_out.iter_mut().zip(handles) {
                 *slot = Some(
@@ -184,11 +205,13 @@ fn build_all(
 fn build_one(
     p: &PlatformInput,
     blobs: &Path,
+    tmp_dir: &Path,
+    layout: &Path,
     compression: Compression,
     mtime: u64,
     args: &CreateArgs,
 ) -> Result<Descriptor> {
-    let layer = layer::write(&p.source, blobs, compression, mtime)
+    let layer = layer::write(&p.source, blobs, tmp_dir, layout, compression, mtime)
         .with_context(|| format!("layer for {}/{}", p.os, p.arch))?;
     let created = rfc3339(mtime);
     let mut config = json!({
@@ -263,7 +286,8 @@ fn write_top_index(dir: &Path, tag: &str, index: &Descriptor) -> Result<()> {
             .as_array()
             .cloned()
             .unwrap_or_default(),
-        Err(_) => Vec::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
     manifests.retain(|m| m["annotations"][REF] != json!(tag));
     let mut d = index.json();
