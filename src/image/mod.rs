@@ -92,7 +92,15 @@ pub fn create(args: &CreateArgs) -> Result<String> {
         br#"{"imageLayoutVersion":"1.0.0"}"#,
     )?;
 
-    let manifests = build_all(&inputs, &blobs, &tmp_dir, &dir, compression, mtime, args)?;
+    let job = Job {
+        blobs: &blobs,
+        tmp_dir: &tmp_dir,
+        layout: &dir,
+        compression,
+        mtime,
+        args,
+    };
+    let manifests = build_all(&inputs, &job)?;
     let entries: Vec<Value> = inputs
         .iter()
         .zip(&manifests)
@@ -169,25 +177,25 @@ fn source_date_epoch() -> Result<u64> {
     }
 }
 
-/// One manifest per platform, `jobs` platforms at a time; results in input order.
-fn build_all(
-    inputs: &[PlatformInput],
-    blobs: &Path,
-    tmp_dir: &Path,
-    layout: &Path,
+/// Where and how every platform's blobs are written.
+struct Job<'a> {
+    blobs: &'a Path,
+    tmp_dir: &'a Path,
+    layout: &'a Path,
     compression: Compression,
     mtime: u64,
-    args: &CreateArgs,
-) -> Result<Vec<Descriptor>> {
-    let jobs = args.jobs.max(1);
+    args: &'a CreateArgs,
+}
+
+/// One manifest per platform, `jobs` platforms at a time; results in input order.
+fn build_all(inputs: &[PlatformInput], job: &Job) -> Result<Vec<Descriptor>> {
+    let jobs = job.args.jobs.max(1);
     let mut out: Vec<Option<Result<Descriptor>>> = (0..inputs.len()).map(|_| None).collect();
     for (chunk_inputs, chunk_out) in inputs.chunks(jobs).zip(out.chunks_mut(jobs)) {
         std::thread::scope(|s| {
             let handles: Vec<_> = chunk_inputs
                 .iter()
-                .map(|p| {
-                    s.spawn(move || build_one(p, blobs, tmp_dir, layout, compression, mtime, args))
-                })
+                .map(|p| s.spawn(move || build_one(p, job)))
                 .collect();
             for (slot, h) in chunk_out.iter_mut().zip(handles) {
                 *slot = Some(
@@ -202,15 +210,15 @@ fn build_all(
         .collect()
 }
 
-fn build_one(
-    p: &PlatformInput,
-    blobs: &Path,
-    tmp_dir: &Path,
-    layout: &Path,
-    compression: Compression,
-    mtime: u64,
-    args: &CreateArgs,
-) -> Result<Descriptor> {
+fn build_one(p: &PlatformInput, job: &Job) -> Result<Descriptor> {
+    let Job {
+        blobs,
+        tmp_dir,
+        layout,
+        compression,
+        mtime,
+        args,
+    } = *job;
     let layer = layer::write(&p.source, blobs, tmp_dir, layout, compression, mtime)
         .with_context(|| format!("layer for {}/{}", p.os, p.arch))?;
     let created = rfc3339(mtime);
