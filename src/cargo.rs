@@ -157,9 +157,9 @@ fn setup(ctx: &Context, cc_target: cc::Target, rust_triple: String) -> Result<Pl
     };
     let (toolchain, std) = ensure_std(ctx, toolchain, &cc_target, &rust_triple)?;
     if let Some(v) = ctx.var(ev::XX_GLIBC_VERSION) {
-        let exe = std::env::current_exe().context("cannot find the path of this executable")?;
+        let exe = crate::fsutil::this_exe()?;
         for tool in ["clang", "clang++"] {
-            crate::fsutil::link(&prefix.join(format!("{}.{v}-{tool}", cc_target.name)), &exe)?;
+            crate::fsutil::link(&prefix.join(format!("{}.{v}-{tool}", cc_target.name)), exe)?;
         }
     }
     Ok(Plan {
@@ -331,7 +331,7 @@ fn install_distro_std(ctx: &Context, rustc: &Path, t: &cc::Target) -> Result<()>
     } else {
         "libstd-rust-dev"
     };
-    let exe = std::env::current_exe().context("cannot find the path of this executable")?;
+    let exe = crate::fsutil::this_exe()?;
     let mut cmd = Command::new(exe);
     cmd.args(["apt-get", "install", "-y", "-q", package])
         .env(ev::TARGETPLATFORM, t.resolved.platform())

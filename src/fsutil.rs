@@ -44,10 +44,21 @@ pub fn link(at: &Path, to: &Path) -> Result<()> {
     result.with_context(|| format!("cannot create {}", at.display()))
 }
 
+/// The running xx binary, resolved once per process (xx-cc looks itself up several
+/// times per compile).
+pub fn this_exe() -> Result<&'static Path> {
+    static EXE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        let exe = std::env::current_exe().ok()?;
+        Some(exe.canonicalize().unwrap_or(exe))
+    })
+    .as_deref()
+    .ok_or_else(|| anyhow::anyhow!("cannot find the path of this executable"))
+}
+
 /// Whether `path` resolves to the running xx binary.
 pub fn points_to_this_exe(path: &Path) -> bool {
-    let me = std::env::current_exe().and_then(|p| p.canonicalize());
-    match (me, path.canonicalize()) {
+    match (this_exe(), path.canonicalize()) {
         (Ok(me), Ok(target)) => me == target,
         _ => false,
     }

@@ -7,15 +7,14 @@ use anyhow::{bail, Context as _, Result};
 /// Links DIR/xx-NAME → this executable for every name. Each link is made under a temp
 /// name and renamed into place, so a concurrent reader never sees a missing file.
 pub fn install(dir: &Path, names: &[&str], force: bool) -> Result<Vec<PathBuf>> {
-    let exe = std::env::current_exe().context("cannot find the path of this executable")?;
-    let exe = exe.canonicalize().unwrap_or(exe);
+    let exe = crate::fsutil::this_exe()?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut made = Vec::new();
     for name in names {
         let link = dir.join(format!("xx-{name}"));
         if link.symlink_metadata().is_ok() && !force {
             let current = std::fs::read_link(&link).ok();
-            if current.as_deref() == Some(exe.as_path()) {
+            if current.as_deref() == Some(exe) {
                 made.push(link);
                 continue;
             }
@@ -23,7 +22,7 @@ pub fn install(dir: &Path, names: &[&str], force: bool) -> Result<Vec<PathBuf>> 
         }
         let tmp = dir.join(format!(".xx-{name}.{}.tmp", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(&exe, &tmp)
+        std::os::unix::fs::symlink(exe, &tmp)
             .with_context(|| format!("cannot create {}", tmp.display()))?;
         std::fs::rename(&tmp, &link)
             .with_context(|| format!("cannot create {}", link.display()))?;

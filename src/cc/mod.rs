@@ -400,7 +400,7 @@ fn wrap(dir: &Path, on: bool) -> Result<ExitCode> {
     } else {
         dir
     };
-    let exe = std::env::current_exe().context("cannot find the path of this executable")?;
+    let exe = crate::fsutil::this_exe()?;
     for name in ["clang", "clang++"] {
         let at = dir.join(name);
         if on {
@@ -409,7 +409,7 @@ fn wrap(dir: &Path, on: bool) -> Result<ExitCode> {
             if at.symlink_metadata().is_ok() && !crate::fsutil::points_to_this_exe(&at) {
                 bail!("{} exists and is not xx's; not replacing it", at.display());
             }
-            crate::fsutil::link(&at, &exe)?;
+            crate::fsutil::link(&at, exe)?;
         } else if crate::fsutil::points_to_this_exe(&at) {
             std::fs::remove_file(&at).with_context(|| format!("cannot remove {}", at.display()))?;
         }

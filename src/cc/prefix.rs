@@ -40,14 +40,12 @@ pub fn find_tool(ctx: &Context, name: &str) -> Option<PathBuf> {
         let p = PathBuf::from(name);
         return p.is_file().then_some(p);
     }
-    let me = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.canonicalize().ok());
+    let me = crate::fsutil::this_exe().ok();
     let path = ctx.var("PATH")?;
     std::env::split_paths(path)
         .map(|dir| dir.join(name))
         .filter(|p| is_executable(p))
-        .find(|p| me.is_none() || p.canonicalize().ok() != me)
+        .find(|p| me.is_none() || p.canonicalize().ok().as_deref() != me)
 }
 
 fn is_executable(p: &Path) -> bool {

@@ -94,10 +94,9 @@ fn lock(dir: &Path) -> Result<File> {
 }
 
 fn write_aliases(ctx: &Context, t: &Target, dir: &Path) -> Result<()> {
-    let exe = std::env::current_exe().context("cannot find the path of this executable")?;
-    let exe = exe.canonicalize().unwrap_or(exe);
+    let exe = crate::fsutil::this_exe()?;
     for suffix in ["clang", "clang++", "pkg-config"] {
-        link(&dir.join(format!("{}-{suffix}", t.name)), &exe)?;
+        link(&dir.join(format!("{}-{suffix}", t.name)), exe)?;
     }
     for tool in LLVM_TOOLS {
         if let Some(llvm) = prefix::find_tool(ctx, &format!("llvm-{tool}")) {
