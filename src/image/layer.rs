@@ -10,7 +10,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
-use sha2::{Digest, Sha256};
+
+pub use super::oci::{hex, Hashing};
 
 /// What goes into a layer: a directory's contents, or one file at the root.
 pub enum Source {
@@ -25,6 +26,15 @@ pub enum Compression {
 }
 
 impl Compression {
+    pub fn parse(name: &str, level: u32) -> Result<Compression> {
+        match name {
+            "gzip" if level <= 9 => Ok(Compression::Gzip { level }),
+            "gzip" => bail!("--level {level}: gzip levels are 0 to 9"),
+            "none" => Ok(Compression::None),
+            other => bail!("--compression {other}: use gzip or none"),
+        }
+    }
+
     pub fn media_type(self) -> &'static str {
         match self {
             Compression::Gzip { .. } => "application/vnd.oci.image.layer.v1.tar+gzip",
@@ -45,44 +55,6 @@ pub struct Written {
     pub digest: String,
     pub size: u64,
     pub diff_id: String,
-}
-
-/// Counts and hashes what passes through.
-struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-    size: u64,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-impl<W> Hashing<W> {
-    fn new(inner: W) -> Self {
-        Hashing {
-            inner,
-            hasher: Sha256::new(),
-            size: 0,
-        }
-    }
-
-    fn finish(self) -> (W, String, u64) {
-        (self.inner, hex(&self.hasher.finalize()), self.size)
-    }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes the layer into `blobs` (the layout's `blobs/sha256`) through a temp file in
@@ -135,7 +107,7 @@ fn stream(entries: &[Entry], file: File, compression: Compression, mtime: u64) -
         Compression::None => {
             // One stream: the blob is the tar, so both digests are the same hash.
             let tar = write_tar(entries, blob, mtime)?;
-            let diff_id = hex(&tar.hasher.clone().finalize());
+            let diff_id = tar.hex_so_far();
             (tar, diff_id)
         }
     };
@@ -302,4 +274,12 @@ fn mode(m: u32) -> u32 {
     } else {
         0o644
     }
+}
+
+/// A directory's contents as one uncompressed tar (archives of layouts), with the same
+/// reproducible headers as layers; `skip` is never descended into.
+pub fn tar_dir<W: Write>(dir: &Path, skip: Option<&Path>, out: W, mtime: u64) -> Result<W> {
+    let skip = skip.and_then(|s| s.canonicalize().ok());
+    let entries = collect(&Source::Dir(dir.to_path_buf()), skip.as_deref())?;
+    write_tar(&entries, out, mtime)
 }

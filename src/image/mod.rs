@@ -1,36 +1,46 @@
-//! `xx image create`: per-platform layers into one multi-arch OCI image index, written
-//! as an OCI layout (`oci:DIR[:TAG]`), reproducibly: same inputs and SOURCE_DATE_EPOCH,
-//! same bytes and digests, whatever the time or the parallelism.
-//!
-//! The first part of issue 5; registries, merge, copy and the other references are not
-//! here yet.
+//! `xx image`: per-platform layers into one multi-arch OCI image index, reproducibly
+//! (same inputs and SOURCE_DATE_EPOCH, same bytes and digests, whatever the time or the
+//! parallelism), written to a layout, an archive or a registry; and the chores around
+//! multi-arch images: inspect, merge, copy.
 
+pub mod archive;
+pub mod base;
+pub mod command;
+pub mod copy;
 pub mod layer;
+pub mod merge;
+pub mod oci;
+pub mod progress;
+pub mod reference;
+pub mod registry;
+pub mod store;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::{json, Value};
 
-use crate::fsutil::write_atomic;
 use crate::platform;
+use copy::{Endpoint, Scratch, Transport};
 use layer::{Compression, Source};
-
-const INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+use oci::Descriptor;
+use reference::Reference;
+use store::{Layout, Store};
 
 pub struct CreateArgs {
     /// `os/arch[/variant]=PATH`, in the user's order.
     pub platforms: Vec<String>,
     pub output: String,
+    pub base: Option<String>,
     pub entrypoint: Vec<String>,
     pub env: Vec<String>,
     pub labels: Vec<String>,
+    pub annotations: Vec<String>,
     pub compression: String,
     pub level: u32,
-    pub jobs: usize,
+    /// `oci` or `docker` (v2 schema 2 media types).
+    pub format: String,
 }
 
 struct PlatformInput {
@@ -40,23 +50,61 @@ struct PlatformInput {
     source: Source,
 }
 
-/// A blob written to the layout: media type, digest, size.
-#[derive(Clone)]
-struct Descriptor {
-    media_type: &'static str,
-    digest: String,
-    size: u64,
+impl PlatformInput {
+    fn name(&self) -> String {
+        platform_name(&self.os, &self.arch, &self.variant)
+    }
 }
 
-impl Descriptor {
-    fn json(&self) -> Value {
-        json!({ "mediaType": self.media_type, "digest": self.digest, "size": self.size })
+fn platform_name(os: &str, arch: &str, variant: &str) -> String {
+    if variant.is_empty() {
+        format!("{os}/{arch}")
+    } else {
+        format!("{os}/{arch}/{variant}")
+    }
+}
+
+/// The media types one output format uses.
+#[derive(Clone, Copy)]
+struct Format {
+    index: &'static str,
+    manifest: &'static str,
+    config: &'static str,
+    docker: bool,
+}
+
+impl Format {
+    fn parse(name: &str, compression: Compression) -> Result<Format> {
+        match name {
+            "oci" => Ok(Format {
+                index: oci::INDEX,
+                manifest: oci::MANIFEST,
+                config: oci::CONFIG,
+                docker: false,
+            }),
+            "docker" if matches!(compression, Compression::Gzip { .. }) => Ok(Format {
+                index: oci::DOCKER_LIST,
+                manifest: oci::DOCKER_MANIFEST,
+                config: oci::DOCKER_CONFIG,
+                docker: true,
+            }),
+            "docker" => bail!("--format docker takes gzip layers only (Docker v2 schema 2 has no other); drop --compression"),
+            other => bail!("--format {other}: use oci or docker"),
+        }
+    }
+
+    fn layer_type(self, compression: Compression) -> &'static str {
+        if self.docker {
+            oci::DOCKER_LAYER_GZIP
+        } else {
+            compression.media_type()
+        }
     }
 }
 
 /// Creates the image; returns the index digest.
-pub fn create(args: &CreateArgs) -> Result<String> {
-    let (dir, tag) = parse_oci_output(&args.output)?;
+pub fn create(args: &CreateArgs, t: Transport) -> Result<String> {
+    let out_ref = Reference::parse(&args.output).map_err(|e| anyhow!("--output {e}"))?;
     let inputs = args
         .platforms
         .iter()
@@ -66,73 +114,114 @@ pub fn create(args: &CreateArgs) -> Result<String> {
         bail!("no --platform given, e.g. --platform linux/arm64=./out/arm64");
     }
     for (i, p) in inputs.iter().enumerate() {
-        let same = |q: &PlatformInput| (&q.os, &q.arch, &q.variant) == (&p.os, &p.arch, &p.variant);
-        if inputs[..i].iter().any(same) {
+        if inputs[..i].iter().any(|q| q.name() == p.name()) {
             bail!(
-                "--platform {}/{} is given twice: an index holds one manifest per platform",
-                p.os,
-                p.arch
+                "--platform {} is given twice: an index holds one manifest per platform",
+                p.name()
             );
         }
     }
-    let compression = match args.compression.as_str() {
-        "gzip" => Compression::Gzip { level: args.level },
-        "none" => Compression::None,
-        other => bail!("--compression {other}: use gzip or none (zstd is not supported yet)"),
-    };
+    let compression = Compression::parse(&args.compression, args.level)?;
+    let format = Format::parse(&args.format, compression)?;
     let mtime = source_date_epoch()?;
-    let blobs = dir.join("blobs/sha256");
-    fs::create_dir_all(&blobs).with_context(|| format!("cannot create {}", blobs.display()))?;
-    let tmp_dir = dir.join(".xx-tmp");
-    fs::create_dir_all(&tmp_dir).with_context(|| format!("cannot create {}", tmp_dir.display()))?;
-    // One writer per layout: index.json is read, changed and written back.
-    let _lock = crate::fsutil::lock(&tmp_dir.join("lock"), "xx image")?;
-    write_atomic(
-        &dir.join("oci-layout"),
-        br#"{"imageLayoutVersion":"1.0.0"}"#,
-    )?;
+    let base = match &args.base {
+        Some(b) => Some(base::Base::open(b, &inputs_platforms(&inputs), t)?),
+        None => None,
+    };
 
+    let dst = Endpoint::destination(&out_ref, t)?;
+    // Registries get the image through a staging layout; layouts and archives are
+    // written in place.
+    let staging = match &dst.store {
+        Store::Layout(_) => None,
+        Store::Remote(_) => {
+            let scratch = Scratch::new(None)?;
+            let layout = Layout::create(&scratch.path().join("layout"))?;
+            Some((scratch, Store::Layout(layout)))
+        }
+    };
+    let build_store = staging.as_ref().map_or(&dst.store, |(_, s)| s);
+    let Store::Layout(layout) = build_store else {
+        unreachable!("staging is a layout");
+    };
+    if let Some(base) = &base {
+        base.copy_blobs(&dst.store, dst.scratch(), t)?;
+    }
     let job = Job {
-        blobs: &blobs,
-        tmp_dir: &tmp_dir,
-        layout: &dir,
+        layout,
         compression,
+        format,
         mtime,
         args,
+        base: base.as_ref(),
     };
-    let manifests = build_all(&inputs, &job)?;
+    let manifests = build_all(&inputs, &job, t.jobs)?;
     let entries: Vec<Value> = inputs
         .iter()
         .zip(&manifests)
         .map(|(p, m)| {
-            let mut platform = json!({ "architecture": p.arch, "os": p.os });
-            if !p.variant.is_empty() {
-                platform["variant"] = json!(p.variant);
-            }
             let mut d = m.json();
-            d["platform"] = platform;
+            d["platform"] = match base.as_ref().and_then(|b| b.platform_field(&p.name())) {
+                Some(field) => field,
+                None => platform_json(p),
+            };
             d
         })
         .collect();
-    let index = json!({ "schemaVersion": 2, "mediaType": INDEX, "manifests": entries });
-    let index = write_json(&blobs, INDEX, &index)?;
-    write_top_index(&dir, &tag, &index)?;
+    let mut index = json!({ "schemaVersion": 2, "mediaType": format.index, "manifests": entries });
+    if !format.docker && !args.annotations.is_empty() {
+        index["annotations"] = key_values(&args.annotations);
+    }
+    let (index, bytes) = write_json(layout, format.index, &index)?;
+    if let Some((_, staging)) = &staging {
+        copy::copy_tree(staging, &dst.store, &index, &bytes, dst.scratch(), t)?;
+    }
+    dst.finish(&index, &bytes)?;
     Ok(index.digest)
 }
 
-/// `oci:DIR[:TAG]` (TAG defaults to `latest`).
-fn parse_oci_output(output: &str) -> Result<(PathBuf, String)> {
-    let rest = output
-        .strip_prefix("oci:")
-        .ok_or_else(|| anyhow!("--output {output}: only oci:DIR[:TAG] is supported yet"))?;
-    let (dir, tag) = match rest.rsplit_once(':') {
-        Some((d, t)) if !t.contains('/') => (d, t),
-        _ => (rest, "latest"),
-    };
-    if dir.is_empty() || tag.is_empty() {
-        bail!("--output {output}: expected oci:DIR[:TAG]");
+fn inputs_platforms(inputs: &[PlatformInput]) -> Vec<String> {
+    inputs.iter().map(PlatformInput::name).collect()
+}
+
+fn platform_json(p: &PlatformInput) -> Value {
+    let mut platform = json!({ "architecture": p.arch, "os": p.os });
+    if !p.variant.is_empty() {
+        platform["variant"] = json!(p.variant);
     }
-    Ok((PathBuf::from(dir), tag.to_string()))
+    platform
+}
+
+/// `KEY=VALUE` pairs as a JSON object (a bare KEY maps to "").
+pub(crate) fn key_values(pairs: &[String]) -> Value {
+    let map: serde_json::Map<String, Value> = pairs
+        .iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            (k.to_string(), json!(v))
+        })
+        .collect();
+    Value::Object(map)
+}
+
+/// `os/arch[/variant]` through the table (aliases such as `arm64` or `armhf` accepted),
+/// normalised as images name platforms.
+pub fn parse_platform(text: &str) -> Result<String> {
+    let p = platform::parse_cli_platform(text).map_err(|e| anyhow!("--platform {text}: {e}"))?;
+    let mut parts = p.platform.split('/');
+    let os = parts.next().unwrap_or_default();
+    let arch = parts.next().unwrap_or_default();
+    let row = platform::find(os, arch, parts.next().unwrap_or_default())
+        .ok_or_else(|| anyhow!("--platform {text}: unknown platform; see `xx info list`"))?;
+    Ok(platform_name(row.os, row.arch, row.variant))
+}
+
+/// The build machine's platform, as images name it.
+pub fn host_platform() -> String {
+    let ctx = crate::context::Context::from_process();
+    platform::by_march(&ctx.host_march())
+        .map(|row| platform_name(row.os, row.arch, row.variant))
+        .unwrap_or_else(|| format!("linux/{}", std::env::consts::ARCH))
 }
 
 /// `linux/arm/v7=PATH`: the platform through the table (aliases included), then a
@@ -141,14 +230,12 @@ fn parse_platform_input(text: &str) -> Result<PlatformInput> {
     let (platform, path) = text
         .split_once('=')
         .ok_or_else(|| anyhow!("--platform {text}: expected os/arch[/variant]=PATH"))?;
-    let p = platform::parse_cli_platform(platform)
-        .map_err(|e| anyhow!("--platform {platform}: {e}"))?;
-    let mut parts = p.platform.split('/');
+    let name = parse_platform(platform)?;
+    let mut parts = name.split('/');
     let os = parts.next().unwrap_or_default().to_string();
     let arch = parts.next().unwrap_or_default().to_string();
-    let row = platform::find(&os, &arch, parts.next().unwrap_or_default())
-        .ok_or_else(|| anyhow!("--platform {platform}: unknown platform; see `xx info list`"))?;
-    if row.os != "linux" {
+    let variant = parts.next().unwrap_or_default().to_string();
+    if os != "linux" {
         bail!("--platform {platform}: only linux images are written yet (Windows layers need another layout)");
     }
     let path = PathBuf::from(path);
@@ -160,9 +247,9 @@ fn parse_platform_input(text: &str) -> Result<PlatformInput> {
         Source::File(path)
     };
     Ok(PlatformInput {
-        os: row.os.to_string(),
-        arch: row.arch.to_string(),
-        variant: row.variant.to_string(),
+        os,
+        arch,
+        variant,
         source,
     })
 }
@@ -179,17 +266,17 @@ fn source_date_epoch() -> Result<u64> {
 
 /// Where and how every platform's blobs are written.
 struct Job<'a> {
-    blobs: &'a Path,
-    tmp_dir: &'a Path,
-    layout: &'a Path,
+    layout: &'a Layout,
     compression: Compression,
+    format: Format,
     mtime: u64,
     args: &'a CreateArgs,
+    base: Option<&'a base::Base>,
 }
 
 /// One manifest per platform, `jobs` platforms at a time; results in input order.
-fn build_all(inputs: &[PlatformInput], job: &Job) -> Result<Vec<Descriptor>> {
-    let jobs = job.args.jobs.max(1);
+fn build_all(inputs: &[PlatformInput], job: &Job, jobs: usize) -> Result<Vec<Descriptor>> {
+    let jobs = jobs.max(1);
     let mut out: Vec<Option<Result<Descriptor>>> = (0..inputs.len()).map(|_| None).collect();
     for (chunk_inputs, chunk_out) in inputs.chunks(jobs).zip(out.chunks_mut(jobs)) {
         std::thread::scope(|s| {
@@ -212,97 +299,110 @@ fn build_all(inputs: &[PlatformInput], job: &Job) -> Result<Vec<Descriptor>> {
 
 fn build_one(p: &PlatformInput, job: &Job) -> Result<Descriptor> {
     let Job {
-        blobs,
-        tmp_dir,
         layout,
         compression,
+        format,
         mtime,
         args,
+        base,
     } = *job;
-    let layer = layer::write(&p.source, blobs, tmp_dir, layout, compression, mtime)
-        .with_context(|| format!("layer for {}/{}", p.os, p.arch))?;
+    let layer = layer::write(
+        &p.source,
+        &layout.blobs(),
+        &layout.tmp_dir(),
+        &layout.dir,
+        compression,
+        mtime,
+    )
+    .with_context(|| format!("layer for {}", p.name()))?;
     let created = rfc3339(mtime);
-    let mut config = json!({
-        "created": created,
-        "architecture": p.arch,
-        "os": p.os,
-        "config": {},
-        "rootfs": { "type": "layers", "diff_ids": [layer.diff_id] },
-        "history": [{ "created": created, "created_by": "xx image create" }],
-    });
+    let base_image = base.map(|b| b.image(&p.name())).transpose()?;
+    let mut config = match &base_image {
+        Some(b) => b.config.clone(),
+        None => {
+            json!({ "architecture": p.arch, "os": p.os, "config": {}, "rootfs": { "type": "layers", "diff_ids": [] }, "history": [] })
+        }
+    };
+    config["created"] = json!(created);
     if !p.variant.is_empty() {
         config["variant"] = json!(p.variant);
     }
-    if !args.entrypoint.is_empty() {
-        config["config"]["Entrypoint"] = json!(args.entrypoint);
+    push_to(&mut config["rootfs"]["diff_ids"], json!(layer.diff_id));
+    push_to(
+        &mut config["history"],
+        json!({ "created": created, "created_by": "xx image create" }),
+    );
+    if !config["config"].is_object() {
+        config["config"] = json!({});
     }
-    if !args.env.is_empty() {
-        config["config"]["Env"] = json!(args.env);
+    let settings = &mut config["config"];
+    if !args.entrypoint.is_empty() {
+        settings["Entrypoint"] = json!(args.entrypoint);
+        // As docker does: a new entrypoint drops the base's command.
+        if let Some(map) = settings.as_object_mut() {
+            map.remove("Cmd");
+        }
+    }
+    for e in &args.env {
+        set_env(settings, e);
     }
     if !args.labels.is_empty() {
-        let labels: serde_json::Map<String, Value> = args
-            .labels
-            .iter()
-            .map(|l| {
-                let (k, v) = l.split_once('=').unwrap_or((l, ""));
-                (k.to_string(), json!(v))
-            })
-            .collect();
-        config["config"]["Labels"] = Value::Object(labels);
+        if !settings["Labels"].is_object() {
+            settings["Labels"] = json!({});
+        }
+        if let (Some(labels), Value::Object(new)) =
+            (settings["Labels"].as_object_mut(), key_values(&args.labels))
+        {
+            labels.extend(new);
+        }
     }
-    let config = write_json(blobs, CONFIG, &config)?;
-    let layer_desc = Descriptor {
-        media_type: compression.media_type(),
-        digest: layer.digest,
-        size: layer.size,
-    };
-    let manifest = json!({
+    let (config, _) = write_json(layout, format.config, &config)?;
+    let layer_desc = Descriptor::new(format.layer_type(compression), &layer.digest, layer.size);
+    let mut layers: Vec<Value> = base_image
+        .as_ref()
+        .map(|b| b.layers.iter().map(Descriptor::json).collect())
+        .unwrap_or_default();
+    layers.push(layer_desc.json());
+    let mut manifest = json!({
         "schemaVersion": 2,
-        "mediaType": MANIFEST,
+        "mediaType": format.manifest,
         "config": config.json(),
-        "layers": [layer_desc.json()],
-        "annotations": { "dev.xx.layer.compression": compression.describe() },
+        "layers": layers,
     });
-    write_json(blobs, MANIFEST, &manifest)
+    if !format.docker {
+        let mut annotations = key_values(&args.annotations);
+        annotations["dev.xx.layer.compression"] = json!(compression.describe());
+        manifest["annotations"] = annotations;
+    }
+    Ok(write_json(layout, format.manifest, &manifest)?.0)
+}
+
+fn push_to(array: &mut Value, item: Value) {
+    match array.as_array_mut() {
+        Some(a) => a.push(item),
+        None => *array = json!([item]),
+    }
+}
+
+/// `KEY=VALUE` into a config's Env, replacing the same KEY.
+fn set_env(settings: &mut Value, pair: &str) {
+    let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+    if !settings["Env"].is_array() {
+        settings["Env"] = json!([]);
+    }
+    if let Some(env) = settings["Env"].as_array_mut() {
+        env.retain(|e| e.as_str().and_then(|s| s.split_once('=')).map(|(k, _)| k) != Some(key));
+        env.push(json!(pair));
+    }
 }
 
 /// JSON serialised once (keys sorted: serde_json's map is ordered), written under its
 /// digest; the same bytes are what the digest names.
-fn write_json(blobs: &Path, media_type: &'static str, value: &Value) -> Result<Descriptor> {
-    use sha2::{Digest, Sha256};
+fn write_json(layout: &Layout, media_type: &str, value: &Value) -> Result<(Descriptor, Vec<u8>)> {
     let bytes = serde_json::to_vec(value)?;
-    let hex = layer::hex(&Sha256::digest(&bytes));
-    let path = blobs.join(&hex);
-    if !path.exists() {
-        write_atomic(&path, &bytes)?;
-    }
-    Ok(Descriptor {
-        media_type,
-        digest: format!("sha256:{hex}"),
-        size: bytes.len() as u64,
-    })
-}
-
-/// `index.json` with one image-index descriptor per tag (`oci:DIR:TAG`, as
-/// `skopeo copy --all` writes it); other tags already there are kept.
-fn write_top_index(dir: &Path, tag: &str, index: &Descriptor) -> Result<()> {
-    const REF: &str = "org.opencontainers.image.ref.name";
-    let path = dir.join("index.json");
-    let mut manifests: Vec<Value> = match fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
-            .with_context(|| format!("{} is not JSON", path.display()))?["manifests"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    manifests.retain(|m| m["annotations"][REF] != json!(tag));
-    let mut d = index.json();
-    d["annotations"] = json!({ REF: tag });
-    manifests.push(d);
-    let top = json!({ "schemaVersion": 2, "mediaType": INDEX, "manifests": manifests });
-    write_atomic(&path, &serde_json::to_vec(&top)?)
+    let desc = Descriptor::of(media_type, &bytes);
+    layout.write_bytes(&desc, &bytes)?;
+    Ok((desc, bytes))
 }
 
 /// Seconds since 1970 as RFC 3339 UTC (no dependency for one format).
@@ -335,61 +435,31 @@ struct PlatformSummary {
     size: u64,
 }
 
-/// `xx image inspect oci:DIR[:TAG]`: the index's platforms, digests and sizes (`--raw`:
-/// the index bytes as stored; `--json`: the summary as JSON).
-pub fn inspect(reference: &str, raw: bool, as_json: bool) -> Result<String> {
-    let (dir, tag) = parse_oci_output(reference)?;
-    let top: Value = serde_json::from_slice(
-        &fs::read(dir.join("index.json"))
-            .with_context(|| format!("{reference}: no index.json in {}", dir.display()))?,
-    )
-    .with_context(|| format!("{reference}: index.json is not JSON"))?;
-    let entry = top["manifests"]
-        .as_array()
-        .and_then(|m| {
-            m.iter()
-                .find(|d| d["annotations"]["org.opencontainers.image.ref.name"] == json!(tag))
-        })
-        .ok_or_else(|| {
-            anyhow!(
-                "{reference}: no tag {tag} in {}",
-                dir.join("index.json").display()
-            )
-        })?;
-    let digest = entry["digest"].as_str().unwrap_or_default().to_string();
-    let bytes = read_blob(&dir, &digest)?;
+/// `xx image inspect REF`: the index's platforms, digests and sizes (`--raw`: the bytes
+/// as stored or served; `--json`: the summary as JSON).
+pub fn inspect(reference: &str, raw: bool, as_json: bool, t: Transport) -> Result<String> {
+    let parsed = Reference::parse(reference)?;
+    let src = Endpoint::source(&parsed, t)?;
+    let (root, bytes) = src.store.resolve(&src.target)?;
     if raw {
         return Ok(String::from_utf8_lossy(&bytes).into_owned());
     }
-    let index: Value =
-        serde_json::from_slice(&bytes).with_context(|| format!("{digest} is not JSON"))?;
-    let mut rows = Vec::new();
-    for m in index["manifests"].as_array().into_iter().flatten() {
-        let p = &m["platform"];
-        let variant = p["variant"]
-            .as_str()
-            .map(|v| format!("/{v}"))
-            .unwrap_or_default();
-        let m_digest = m["digest"].as_str().unwrap_or_default().to_string();
-        let manifest: Value = serde_json::from_slice(&read_blob(&dir, &m_digest)?)
-            .with_context(|| format!("{m_digest} is not JSON"))?;
-        let layers = manifest["layers"].as_array().map_or(0, Vec::len);
-        let size: u64 = manifest["layers"]
-            .as_array()
+    let manifests: Vec<(Descriptor, Vec<u8>)> = if oci::is_index(&root.media_type) {
+        oci::children(&bytes)
             .into_iter()
-            .flatten()
-            .chain(std::iter::once(&manifest["config"]))
-            .filter_map(|d| d["size"].as_u64())
-            .sum();
+            .map(|d| src.store.manifest(&d).map(|b| (d, b)))
+            .collect::<Result<_>>()?
+    } else {
+        vec![(root.clone(), bytes.clone())]
+    };
+    let mut rows = Vec::new();
+    for (desc, manifest) in &manifests {
+        let blobs = oci::children(manifest);
         rows.push(PlatformSummary {
-            platform: format!(
-                "{}/{}{variant}",
-                p["os"].as_str().unwrap_or("?"),
-                p["architecture"].as_str().unwrap_or("?")
-            ),
-            digest: m_digest,
-            layers,
-            size,
+            platform: desc.platform().unwrap_or_else(|| "-".into()),
+            digest: desc.digest.clone(),
+            layers: blobs.len().saturating_sub(1),
+            size: blobs.iter().map(|b| b.size).sum(),
         });
     }
     if as_json {
@@ -397,13 +467,16 @@ pub fn inspect(reference: &str, raw: bool, as_json: bool) -> Result<String> {
             .iter()
             .map(|r| json!({ "platform": r.platform, "digest": r.digest, "layers": r.layers, "size": r.size }))
             .collect();
-        return Ok(serde_json::to_string_pretty(
-            &json!({ "index": digest, "platforms": platforms }),
-        )?);
+        return Ok(serde_json::to_string_pretty(&json!({
+            "reference": reference,
+            "mediaType": root.media_type,
+            "digest": root.digest,
+            "platforms": platforms,
+        }))?);
     }
     let mut out = format!(
-        "{reference}  {digest}\n{:<16} {:<73} {:>6} {:>12}",
-        "PLATFORM", "MANIFEST", "LAYERS", "SIZE"
+        "{reference}  {}\n{:<16} {:<73} {:>6} {:>12}",
+        root.digest, "PLATFORM", "MANIFEST", "LAYERS", "SIZE"
     );
     for r in rows {
         out.push_str(&format!(
@@ -412,22 +485,6 @@ pub fn inspect(reference: &str, raw: bool, as_json: bool) -> Result<String> {
         ));
     }
     Ok(out)
-}
-
-/// A blob, checked against its digest before use.
-fn read_blob(dir: &Path, digest: &str) -> Result<Vec<u8>> {
-    use sha2::{Digest, Sha256};
-    let hex = digest
-        .strip_prefix("sha256:")
-        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or_else(|| anyhow!("unsupported digest {digest:?}"))?;
-    let path = dir.join("blobs/sha256").join(hex);
-    let bytes =
-        fs::read(&path).with_context(|| format!("missing blob {digest} ({})", path.display()))?;
-    if layer::hex(&Sha256::digest(&bytes)) != hex {
-        bail!("blob {digest} is corrupt: its content does not hash to its name");
-    }
-    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -442,15 +499,10 @@ mod tests {
     }
 
     #[test]
-    fn outputs() {
-        assert_eq!(
-            parse_oci_output("oci:out:v1").unwrap(),
-            (PathBuf::from("out"), "v1".into())
-        );
-        assert_eq!(
-            parse_oci_output("oci:out").unwrap(),
-            (PathBuf::from("out"), "latest".into())
-        );
-        assert!(parse_oci_output("docker://x").is_err());
+    fn env_replaces_the_same_key() {
+        let mut c = json!({ "Env": ["PATH=/bin", "A=1"] });
+        set_env(&mut c, "A=2");
+        set_env(&mut c, "B=3");
+        assert_eq!(c["Env"], json!(["PATH=/bin", "A=2", "B=3"]));
     }
 }
