@@ -15,7 +15,7 @@ use super::store::Layout;
 
 /// Packs `layout` into `file` through a temp file next to it (all or nothing).
 pub fn pack(layout: &Path, file: &Path) -> Result<()> {
-    let tmp = sibling_tmp(file);
+    let tmp = sibling(file, "tmp");
     let result = (|| {
         let out = File::options()
             .write(true)
@@ -41,12 +41,13 @@ pub fn pack(layout: &Path, file: &Path) -> Result<()> {
     result
 }
 
-pub fn sibling_tmp(file: &Path) -> std::path::PathBuf {
+/// `.NAME.xx-WHAT.PID` beside `file`: same file system, so a rename finishes it.
+pub fn sibling(file: &Path, what: &str) -> std::path::PathBuf {
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "archive".into());
-    file.with_file_name(format!(".{name}.xx-tmp.{}", std::process::id()))
+    file.with_file_name(format!(".{name}.xx-{what}.{}", std::process::id()))
 }
 
 /// Extracts the layout files (`oci-layout`, `index.json`, `blobs/sha256/<hex>`) of an

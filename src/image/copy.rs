@@ -27,7 +27,7 @@ pub struct Scratch(PathBuf);
 impl Scratch {
     pub fn new(near: Option<&Path>) -> Result<Scratch> {
         let path = match near {
-            Some(file) => archive::sibling_tmp(file),
+            Some(file) => archive::sibling(file, "layout"),
             None => std::env::temp_dir().join(format!("xx-image.{}", std::process::id())),
         };
         fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
