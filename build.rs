@@ -149,6 +149,26 @@ fn main() {
     validate(&table);
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     std::fs::write(out.join("targets.rs"), generate(&table)).expect("write targets.rs");
+    codec_versions();
+}
+
+/// The compressor versions from Cargo.lock, recorded in every layer's annotation: a
+/// digest says exactly which code made its bytes.
+fn codec_versions() {
+    println!("cargo:rerun-if-changed=Cargo.lock");
+    let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
+    for (krate, var) in [
+        ("zlib-rs", "XX_ZLIB_RS_VERSION"),
+        ("zstd-sys", "XX_ZSTD_SYS_VERSION"),
+    ] {
+        let needle = format!("name = \"{krate}\"\nversion = \"");
+        let version = lock
+            .find(&needle)
+            .map(|i| &lock[i + needle.len()..])
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or("unknown");
+        println!("cargo:rustc-env={var}={version}");
+    }
 }
 
 fn validate(table: &Table) {

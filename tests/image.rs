@@ -541,3 +541,262 @@ fn bad_input_is_one_line_and_leaves_no_temp_files() {
         .unwrap_or_default();
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
 }
+
+/// zstd layers: the same digest at -j1 and -j2, the codec and its version in the
+/// manifest annotation, and containers/image (skopeo) decodes them back to the files.
+#[test]
+fn zstd_layers_are_reproducible_and_readable() {
+    if !require_tools(&["skopeo", "umoci"]) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::copy("/bin/ls", root.join("bin/ls")).unwrap();
+    let mut digests = Vec::new();
+    for jobs in ["1", "2"] {
+        let out = format!("oci:{}", work.path().join(format!("l{jobs}")).display());
+        let r = xx(
+            &[
+                "image",
+                "create",
+                "-q",
+                "-j",
+                jobs,
+                "--compression",
+                "zstd",
+                "--platform",
+                &format!("linux/amd64={}", root.display()),
+                "--platform",
+                &format!("linux/arm64={}", root.display()),
+                "-o",
+                &out,
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        digests.push(r.stdout.trim().to_string());
+    }
+    assert_eq!(digests[0], digests[1], "-j1 and -j2");
+    let layout = work.path().join("l1");
+    let index = check_blobs(&layout, &digests[0], None);
+    let manifest = check_blobs(
+        &layout,
+        index["manifests"][0]["digest"].as_str().unwrap(),
+        None,
+    );
+    assert_eq!(
+        manifest["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+    let codec = manifest["annotations"]["dev.xx.layer.compression"]
+        .as_str()
+        .unwrap();
+    assert!(codec.starts_with("zstd level 3 (zstd-sys 2."), "{codec}");
+
+    let gz = work.path().join("gz");
+    let copy = Command::new("skopeo")
+        .args(["copy", "-q", "--dest-compress-format", "gzip"])
+        .arg(format!("oci:{}:latest", layout.display()))
+        .arg(format!("oci:{}:x", gz.display()))
+        .output()
+        .unwrap();
+    assert!(
+        copy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+    let bundle = work.path().join("bundle");
+    let unpack = Command::new("umoci")
+        .args(["unpack", "--rootless", "--image"])
+        .arg(format!("{}:x", gz.display()))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(
+        unpack.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unpack.stderr)
+    );
+    assert_eq!(
+        std::fs::read(bundle.join("rootfs/bin/ls")).unwrap(),
+        std::fs::read("/bin/ls").unwrap()
+    );
+}
+
+/// `--base`: every platform is appended to the same platform of the base (layers,
+/// diff_ids, history, settings kept); `--format docker` writes Docker v2s2 types; a
+/// docker-archive holds the OCI layout plus Docker's manifest.json, and skopeo reads it.
+#[test]
+fn base_docker_format_and_archives() {
+    if !require_tools(&["skopeo", "umoci"]) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let base_root = work.path().join("base");
+    std::fs::create_dir_all(base_root.join("etc")).unwrap();
+    std::fs::write(base_root.join("etc/base-release"), "base\n").unwrap();
+    let base = format!("oci:{}:v1", work.path().join("base-layout").display());
+    let platforms = ["linux/amd64", "linux/arm64", "linux/arm/v7"];
+    let mut args: Vec<String> = [
+        "image",
+        "create",
+        "-q",
+        "--env",
+        "PATH=/bin",
+        "--env",
+        "A=1",
+    ]
+    .map(String::from)
+    .to_vec();
+    for p in platforms {
+        args.extend(["--platform".into(), format!("{p}={}", base_root.display())]);
+    }
+    args.extend(["-o".into(), base.clone()]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(xx(&refs, &[]).code, 0);
+
+    let app = work.path().join("app");
+    std::fs::write(&app, "#!/bin/sh\necho app\n").unwrap();
+    let out = work.path().join("app.tar");
+    let r = xx(
+        &[
+            "image",
+            "create",
+            "-q",
+            "--base",
+            &base,
+            "--env",
+            "A=2",
+            "--format",
+            "docker",
+            "--platform",
+            &format!("linux/arm64={}", app.display()),
+            "--platform",
+            &format!("linux/arm/v7={}", app.display()),
+            "-o",
+            &format!("docker-archive:{}:app:v2", out.display()),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let digest = r.stdout.trim().to_string();
+
+    // skopeo reads the archive as a docker archive (manifest.json) and as an OCI layout.
+    let inspect = Command::new("skopeo")
+        .args(["inspect", "--config"])
+        .arg(format!("docker-archive:{}", out.display()))
+        .output()
+        .unwrap();
+    assert!(
+        inspect.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    let config: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(config["history"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        config["config"]["Env"],
+        serde_json::json!(["PATH=/bin", "A=2"])
+    );
+
+    let unpacked = work.path().join("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    let tar = Command::new("tar")
+        .arg("-xf")
+        .arg(&out)
+        .arg("-C")
+        .arg(&unpacked)
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    let top: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(unpacked.join("index.json")).unwrap()).unwrap();
+    assert_eq!(top["manifests"][0]["digest"], digest.as_str());
+    let index = check_blobs(&unpacked, &digest, None);
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.docker.distribution.manifest.list.v2+json"
+    );
+    for m in index["manifests"].as_array().unwrap() {
+        let manifest = check_blobs(&unpacked, m["digest"].as_str().unwrap(), None);
+        assert_eq!(
+            manifest["mediaType"],
+            "application/vnd.docker.distribution.manifest.v2+json"
+        );
+        let layers = manifest["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), 2, "base layer + ours");
+        for l in layers {
+            assert_eq!(
+                l["mediaType"],
+                "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            );
+            check_blobs(&unpacked, l["digest"].as_str().unwrap(), l["size"].as_u64());
+        }
+    }
+
+    // The OCI-format variant unpacks (umoci) with the base's files and ours.
+    let layout = work.path().join("app-layout");
+    let r = xx(
+        &[
+            "image",
+            "create",
+            "-q",
+            "--base",
+            &base,
+            "--platform",
+            &format!("linux/arm64={}", app.display()),
+            "-o",
+            &format!("oci:{}:v2", layout.display()),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let single = work.path().join("single");
+    let copy = xx(
+        &[
+            "image",
+            "copy",
+            "-q",
+            "--platform",
+            "linux/arm64",
+            &format!("oci:{}:v2", layout.display()),
+            &format!("oci:{}:x", single.display()),
+        ],
+        &[],
+    );
+    assert_eq!(copy.code, 0, "{}", copy.stderr);
+    let bundle = work.path().join("bundle");
+    let unpack = Command::new("umoci")
+        .args(["unpack", "--rootless", "--image"])
+        .arg(format!("{}:x", single.display()))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(
+        unpack.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unpack.stderr)
+    );
+    assert!(bundle.join("rootfs/etc/base-release").is_file());
+    assert!(bundle.join("rootfs/app").is_file());
+
+    // A platform the base lacks is refused in one line.
+    let r = xx(
+        &[
+            "image",
+            "create",
+            "--base",
+            &base,
+            "--platform",
+            &format!("linux/s390x={}", app.display()),
+            "-o",
+            &format!("oci:{}", work.path().join("x").display()),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("has no linux/s390x"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+}

@@ -71,13 +71,13 @@ pub fn command() -> Command {
                     Arg::new("compression")
                         .long("compression")
                         .default_value("gzip")
-                        .value_parser(["gzip", "none"]),
+                        .value_parser(["gzip", "zstd", "none"]),
                 )
                 .arg(
                     Arg::new("level")
                         .long("level")
-                        .default_value("6")
-                        .value_parser(clap::value_parser!(u32)),
+                        .value_parser(clap::value_parser!(u32))
+                        .help("Compression level (default: gzip 6, zstd 3)"),
                 )
                 .arg(
                     Arg::new("format")
@@ -148,7 +148,13 @@ pub fn run(m: &ArgMatches) -> Result<ExitCode> {
                 labels: strings("label"),
                 annotations: strings("annotation"),
                 compression: string("compression").unwrap_or_default(),
-                level: c.get_one::<u32>("level").copied().unwrap_or(6),
+                level: c.get_one::<u32>("level").copied().unwrap_or_else(|| {
+                    if string("compression").as_deref() == Some("zstd") {
+                        3
+                    } else {
+                        6
+                    }
+                }),
                 format: string("format").unwrap_or_default(),
             },
             t,

@@ -93,6 +93,19 @@ impl Format {
         }
     }
 
+    /// A base layer's type in this format: the same bytes under the OCI or the Docker
+    /// name for gzip tars; other types only where the format has them.
+    fn base_layer_type(self, media_type: &str) -> Result<&str> {
+        let gzip = media_type == oci::DOCKER_LAYER_GZIP
+            || media_type == Compression::Gzip { level: 0 }.media_type();
+        match (self.docker, gzip) {
+            (true, true) => Ok(oci::DOCKER_LAYER_GZIP),
+            (false, true) => Ok(Compression::Gzip { level: 0 }.media_type()),
+            (true, false) => bail!("--format docker: the base has a {media_type} layer, which Docker v2 schema 2 cannot name; use --format oci"),
+            (false, false) => Ok(media_type),
+        }
+    }
+
     fn layer_type(self, compression: Compression) -> &'static str {
         if self.docker {
             oci::DOCKER_LAYER_GZIP
@@ -358,10 +371,12 @@ fn build_one(p: &PlatformInput, job: &Job) -> Result<Descriptor> {
     }
     let (config, _) = write_json(layout, format.config, &config)?;
     let layer_desc = Descriptor::new(format.layer_type(compression), &layer.digest, layer.size);
-    let mut layers: Vec<Value> = base_image
-        .as_ref()
-        .map(|b| b.layers.iter().map(Descriptor::json).collect())
-        .unwrap_or_default();
+    let mut layers: Vec<Value> = Vec::new();
+    for l in base_image.iter().flat_map(|b| &b.layers) {
+        let mut l = l.clone();
+        l.media_type = format.base_layer_type(&l.media_type)?.to_string();
+        layers.push(l.json());
+    }
     layers.push(layer_desc.json());
     let mut manifest = json!({
         "schemaVersion": 2,
