@@ -800,3 +800,186 @@ fn base_docker_format_and_archives() {
     assert!(r.stderr.contains("has no linux/s390x"), "{}", r.stderr);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
 }
+
+/// `--with-deps` adds the loader and the shared-library closure from the target sysroot
+/// (the dynamic binary runs from the unpacked image alone); `--shared` is one layer
+/// under every platform's, stored once.
+#[test]
+fn with_deps_and_shared_layer() {
+    if !require_tools(&[
+        "umoci",
+        "aarch64-linux-gnu-gcc",
+        "arm-linux-gnueabihf-gcc",
+        "qemu-aarch64",
+        "qemu-arm",
+    ]) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("m.c");
+    std::fs::write(
+        &src,
+        "#include <math.h>\n#include <stdio.h>\nvolatile double x = 0.0;\n\
+         int main(void) { printf(\"cos %.1f\\n\", cos(x)); return 0; }\n",
+    )
+    .unwrap();
+    let shared = work.path().join("shared");
+    std::fs::create_dir_all(shared.join("etc")).unwrap();
+    std::fs::write(shared.join("etc/motd"), "same everywhere\n").unwrap();
+    let mut args: Vec<String> = ["image", "create", "-q", "--with-deps", "--shared"]
+        .map(String::from)
+        .to_vec();
+    args.push(shared.to_string_lossy().into_owned());
+    let targets = [
+        (
+            "linux/arm64",
+            "aarch64-linux-gnu-gcc",
+            "qemu-aarch64",
+            "aarch64-linux-gnu",
+        ),
+        (
+            "linux/arm/v7",
+            "arm-linux-gnueabihf-gcc",
+            "qemu-arm",
+            "arm-linux-gnueabihf",
+        ),
+    ];
+    for (platform, gcc, ..) in targets {
+        let root = work.path().join(platform.replace('/', "-"));
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        let ok = Command::new(gcc)
+            .args(["-O2", "-o"])
+            .arg(root.join("bin/m"))
+            .arg(&src)
+            .arg("-lm")
+            .status()
+            .unwrap();
+        assert!(ok.success(), "{gcc}");
+        args.extend([
+            "--platform".into(),
+            format!("{platform}={}", root.display()),
+        ]);
+    }
+    let layout = work.path().join("layout");
+    args.extend(["-o".into(), format!("oci:{}:v1", layout.display())]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = xx(&refs, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let index = check_blobs(&layout, r.stdout.trim(), None);
+    let mut shared_layers = Vec::new();
+    for (platform, _, qemu, multiarch) in targets {
+        let manifest = check_blobs(
+            &layout,
+            index["manifests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| {
+                    let p = &m["platform"];
+                    let v = p["variant"]
+                        .as_str()
+                        .map(|v| format!("/{v}"))
+                        .unwrap_or_default();
+                    format!("linux/{}{v}", p["architecture"].as_str().unwrap()) == platform
+                })
+                .unwrap()["digest"]
+                .as_str()
+                .unwrap(),
+            None,
+        );
+        let layers = manifest["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), 2, "shared + own");
+        shared_layers.push(layers[0]["digest"].clone());
+
+        let single = work.path().join(format!("single-{multiarch}"));
+        let copy = xx(
+            &[
+                "image",
+                "copy",
+                "-q",
+                "--platform",
+                platform,
+                &format!("oci:{}:v1", layout.display()),
+                &format!("oci:{}:x", single.display()),
+            ],
+            &[],
+        );
+        assert_eq!(copy.code, 0, "{}", copy.stderr);
+        let bundle = work.path().join(format!("bundle-{multiarch}"));
+        let unpack = Command::new("umoci")
+            .args(["unpack", "--rootless", "--image"])
+            .arg(format!("{}:x", single.display()))
+            .arg(&bundle)
+            .output()
+            .unwrap();
+        assert!(
+            unpack.status.success(),
+            "{}",
+            String::from_utf8_lossy(&unpack.stderr)
+        );
+        let rootfs = bundle.join("rootfs");
+        assert!(rootfs.join("etc/motd").is_file());
+        for lib in ["libc.so.6", "libm.so.6"] {
+            assert!(
+                rootfs.join("lib").join(multiarch).join(lib).is_file(),
+                "{platform} {lib}"
+            );
+        }
+        let ran = Command::new(qemu)
+            .arg("-L")
+            .arg(&rootfs)
+            .arg(rootfs.join("bin/m"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&ran.stdout).trim(),
+            "cos 1.0",
+            "{platform}: {}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+    }
+    assert_eq!(shared_layers[0], shared_layers[1], "one shared blob");
+
+    // A library the sysroot lacks is named, with the fix.
+    let lonely = work.path().join("needs-missing");
+    std::fs::create_dir_all(&lonely).unwrap();
+    let so = work.path().join("libnowhere.so");
+    let so_src = work.path().join("n.c");
+    std::fs::write(&so_src, "int nowhere(void) { return 1; }\n").unwrap();
+    let ok = Command::new("aarch64-linux-gnu-gcc")
+        .args(["-shared", "-fPIC", "-Wl,-soname,libnowhere.so", "-o"])
+        .arg(&so)
+        .arg(&so_src)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let ok = Command::new("aarch64-linux-gnu-gcc")
+        .arg("-o")
+        .arg(lonely.join("app"))
+        .arg(&src)
+        .arg("-lm")
+        .arg("-Wl,--no-as-needed")
+        .arg(&so)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let r = xx(
+        &[
+            "image",
+            "create",
+            "--with-deps",
+            "--platform",
+            &format!("linux/arm64={}", lonely.display()),
+            "-o",
+            &format!("oci:{}", work.path().join("x").display()),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("needs libnowhere.so") && r.stderr.contains("xx-apt install"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 1);
+}

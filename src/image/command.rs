@@ -63,6 +63,19 @@ pub fn command() -> Command {
                 )
                 .arg(Arg::new("output").long("output").short('o').required(true).value_name("REF"))
                 .arg(Arg::new("base").long("base").value_name("REF").help("Append to every platform of this image"))
+                .arg(
+                    Arg::new("shared")
+                        .long("shared")
+                        .value_name("DIR")
+                        .value_parser(clap::value_parser!(std::path::PathBuf))
+                        .help("One layer for every platform (files identical across them), below theirs"),
+                )
+                .arg(
+                    Arg::new("with-deps")
+                        .long("with-deps")
+                        .action(ArgAction::SetTrue)
+                        .help("Add the shared libraries and loader dynamic ELF inputs need, from the target sysroot"),
+                )
                 .arg(repeated("entrypoint"))
                 .arg(repeated("env").value_name("KEY=VALUE"))
                 .arg(repeated("label").value_name("KEY=VALUE"))
@@ -143,6 +156,8 @@ pub fn run(m: &ArgMatches) -> Result<ExitCode> {
                 platforms: strings("platform"),
                 output: string("output").unwrap_or_default(),
                 base: string("base"),
+                shared: c.get_one::<std::path::PathBuf>("shared").cloned(),
+                with_deps: c.get_flag("with-deps"),
                 entrypoint: strings("entrypoint"),
                 env: strings("env"),
                 labels: strings("label"),

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
+pub use super::deps::Extra;
 pub use super::oci::{hex, Hashing};
 
 /// What goes into a layer: a directory's contents, or one file at the root.
@@ -77,6 +78,7 @@ pub struct Written {
 /// descriptor data. `layout` is never walked into.
 pub fn write(
     source: &Source,
+    extra: &Extra,
     blobs: &Path,
     tmp_dir: &Path,
     layout: &Path,
@@ -84,7 +86,7 @@ pub fn write(
     mtime: u64,
 ) -> Result<Written> {
     let skip = layout.canonicalize().ok();
-    let entries = collect(source, skip.as_deref())?;
+    let entries = collect(source, extra, skip.as_deref())?;
     let tmp = tmp_dir.join(format!(
         "layer.{}.{:?}.tmp",
         std::process::id(),
@@ -156,7 +158,7 @@ struct Entry {
 /// Sorted, parents before children (a byte-wise sort of full paths does that).
 /// `skip`: a directory never to descend into (the layout being written, when it lies
 /// inside the source: its blobs would change under the walk).
-fn collect(source: &Source, skip: Option<&Path>) -> Result<Vec<Entry>> {
+fn collect(source: &Source, extra: &Extra, skip: Option<&Path>) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     match source {
         Source::File(path) => {
@@ -174,13 +176,58 @@ fn collect(source: &Source, skip: Option<&Path>) -> Result<Vec<Entry>> {
         }
         Source::Dir(root) => walk(root, root, skip, &mut out)?,
     }
+    add_extra(&mut out, extra)?;
+    // Stable: where an input entry and an added one share a name, the input's is kept.
     out.sort_by(|a, b| {
         a.inside
             .as_os_str()
             .as_bytes()
             .cmp(b.inside.as_os_str().as_bytes())
     });
+    out.dedup_by(|later, first| later.inside == first.inside);
     Ok(out)
+}
+
+/// Files added to the input (`--with-deps`), with their parent directories; a parent
+/// the input has as a symlink is refused rather than shadowed.
+fn add_extra(out: &mut Vec<Entry>, extra: &Extra) -> Result<()> {
+    let existing: HashMap<PathBuf, PathBuf> = out
+        .iter()
+        .map(|e| (e.inside.clone(), e.path.clone()))
+        .collect();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for (inside, host) in extra {
+        for parent in inside
+            .ancestors()
+            .skip(1)
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            match existing.get(parent) {
+                Some(path)
+                    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) =>
+                {
+                    bail!(
+                        "/{} is a symlink in the input: --with-deps cannot add /{} under it",
+                        parent.display(),
+                        inside.display()
+                    )
+                }
+                Some(_) => {}
+                None if !dirs.iter().any(|d| d == parent) => dirs.push(parent.to_path_buf()),
+                None => {}
+            }
+        }
+        out.push(Entry {
+            path: host.clone(),
+            inside: inside.clone(),
+        });
+    }
+    // A directory entry needs only a directory to take its (normalised) header from.
+    out.extend(dirs.into_iter().map(|inside| Entry {
+        path: PathBuf::from("/"),
+        inside,
+    }));
+    Ok(())
 }
 
 fn walk(root: &Path, dir: &Path, skip: Option<&Path>, out: &mut Vec<Entry>) -> Result<()> {
@@ -305,6 +352,10 @@ fn mode(m: u32) -> u32 {
 /// reproducible headers as layers; `skip` is never descended into.
 pub fn tar_dir<W: Write>(dir: &Path, skip: Option<&Path>, out: W, mtime: u64) -> Result<W> {
     let skip = skip.and_then(|s| s.canonicalize().ok());
-    let entries = collect(&Source::Dir(dir.to_path_buf()), skip.as_deref())?;
+    let entries = collect(
+        &Source::Dir(dir.to_path_buf()),
+        &Extra::new(),
+        skip.as_deref(),
+    )?;
     write_tar(&entries, out, mtime)
 }

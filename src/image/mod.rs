@@ -7,6 +7,7 @@ pub mod archive;
 pub mod base;
 pub mod command;
 pub mod copy;
+pub mod deps;
 pub mod layer;
 pub mod merge;
 pub mod oci;
@@ -33,6 +34,10 @@ pub struct CreateArgs {
     pub platforms: Vec<String>,
     pub output: String,
     pub base: Option<String>,
+    /// One layer shared by every platform (files identical across them), under theirs.
+    pub shared: Option<PathBuf>,
+    /// Add the shared-library closure of dynamic ELF inputs from the target sysroot.
+    pub with_deps: bool,
     pub entrypoint: Vec<String>,
     pub env: Vec<String>,
     pub labels: Vec<String>,
@@ -48,6 +53,7 @@ struct PlatformInput {
     arch: String,
     variant: String,
     source: Source,
+    extra: deps::Extra,
 }
 
 impl PlatformInput {
@@ -118,11 +124,19 @@ impl Format {
 /// Creates the image; returns the index digest.
 pub fn create(args: &CreateArgs, t: Transport) -> Result<String> {
     let out_ref = Reference::parse(&args.output).map_err(|e| anyhow!("--output {e}"))?;
-    let inputs = args
+    let mut inputs = args
         .platforms
         .iter()
         .map(|p| parse_platform_input(p))
         .collect::<Result<Vec<_>>>()?;
+    if args.with_deps {
+        for p in &mut inputs {
+            let root = match &p.source {
+                Source::Dir(d) | Source::File(d) => d.clone(),
+            };
+            p.extra = deps::closure(&p.name(), &deps::input_files(&root)?)?;
+        }
+    }
     if inputs.is_empty() {
         bail!("no --platform given, e.g. --platform linux/arm64=./out/arm64");
     }
@@ -160,8 +174,24 @@ pub fn create(args: &CreateArgs, t: Transport) -> Result<String> {
     if let Some(base) = &base {
         base.copy_blobs(&dst.store, dst.scratch(), t)?;
     }
+    let shared = match &args.shared {
+        Some(dir) => Some(
+            layer::write(
+                &Source::Dir(dir.clone()),
+                &deps::Extra::new(),
+                &layout.blobs(),
+                &layout.tmp_dir(),
+                &layout.dir,
+                compression,
+                mtime,
+            )
+            .with_context(|| format!("--shared {}", dir.display()))?,
+        ),
+        None => None,
+    };
     let job = Job {
         layout,
+        shared: shared.as_ref(),
         compression,
         format,
         mtime,
@@ -264,6 +294,7 @@ fn parse_platform_input(text: &str) -> Result<PlatformInput> {
         arch,
         variant,
         source,
+        extra: deps::Extra::new(),
     })
 }
 
@@ -280,6 +311,7 @@ fn source_date_epoch() -> Result<u64> {
 /// Where and how every platform's blobs are written.
 struct Job<'a> {
     layout: &'a Layout,
+    shared: Option<&'a layer::Written>,
     compression: Compression,
     format: Format,
     mtime: u64,
@@ -313,6 +345,7 @@ fn build_all(inputs: &[PlatformInput], job: &Job, jobs: usize) -> Result<Vec<Des
 fn build_one(p: &PlatformInput, job: &Job) -> Result<Descriptor> {
     let Job {
         layout,
+        shared,
         compression,
         format,
         mtime,
@@ -321,6 +354,7 @@ fn build_one(p: &PlatformInput, job: &Job) -> Result<Descriptor> {
     } = *job;
     let layer = layer::write(
         &p.source,
+        &p.extra,
         &layout.blobs(),
         &layout.tmp_dir(),
         &layout.dir,
@@ -340,7 +374,15 @@ fn build_one(p: &PlatformInput, job: &Job) -> Result<Descriptor> {
     if !p.variant.is_empty() {
         config["variant"] = json!(p.variant);
     }
-    push_to(&mut config["rootfs"]["diff_ids"], json!(layer.diff_id));
+    for l in shared.into_iter().chain([&layer]) {
+        push_to(&mut config["rootfs"]["diff_ids"], json!(l.diff_id));
+    }
+    if shared.is_some() {
+        push_to(
+            &mut config["history"],
+            json!({ "created": created, "created_by": "xx image create --shared" }),
+        );
+    }
     push_to(
         &mut config["history"],
         json!({ "created": created, "created_by": "xx image create" }),
@@ -376,6 +418,9 @@ fn build_one(p: &PlatformInput, job: &Job) -> Result<Descriptor> {
         let mut l = l.clone();
         l.media_type = format.base_layer_type(&l.media_type)?.to_string();
         layers.push(l.json());
+    }
+    if let Some(s) = shared {
+        layers.push(Descriptor::new(format.layer_type(compression), &s.digest, s.size).json());
     }
     layers.push(layer_desc.json());
     let mut manifest = json!({

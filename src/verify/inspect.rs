@@ -30,6 +30,9 @@ pub struct Facts {
     pub arm_arch: Option<u8>,
     pub interpreter: Option<String>,
     pub needed: Vec<String>,
+    /// DT_RUNPATH and DT_RPATH entries, as written (`$ORIGIN` unexpanded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runpath: Vec<String>,
     /// Needs nothing at run time: no interpreter, no DT_NEEDED (static, static-pie).
     pub is_static: bool,
     /// The newest `GLIBC_x.y` symbol version required, as (x, y).
@@ -114,6 +117,7 @@ where
         arm_arch: None,
         interpreter: None,
         needed: Vec::new(),
+        runpath: Vec::new(),
         is_static: true,
         max_glibc: None,
         fat_members: Vec::new(),
@@ -158,12 +162,24 @@ where
     if let Ok(Some((entries, link))) = sections.dynamic(endian, data) {
         let strings = sections.strings(endian, data, link).map_err(&bad)?;
         for entry in entries {
-            if entry.tag32(endian) == Some(elf::DT_NEEDED) {
-                let offset = u32::try_from(entry.d_val(endian).into()).unwrap_or(u32::MAX);
-                if let Ok(name) = strings.get(offset) {
-                    facts
-                        .needed
-                        .push(String::from_utf8_lossy(name).into_owned());
+            let tag = entry.tag32(endian);
+            let list = match tag {
+                Some(elf::DT_NEEDED) => &mut facts.needed,
+                Some(elf::DT_RUNPATH | elf::DT_RPATH) => &mut facts.runpath,
+                _ => continue,
+            };
+            let offset = u32::try_from(entry.d_val(endian).into()).unwrap_or(u32::MAX);
+            if let Ok(value) = strings.get(offset) {
+                let value = String::from_utf8_lossy(value);
+                if tag == Some(elf::DT_NEEDED) {
+                    list.push(value.into_owned());
+                } else {
+                    list.extend(
+                        value
+                            .split(':')
+                            .filter(|p| !p.is_empty())
+                            .map(str::to_string),
+                    );
                 }
             }
         }
@@ -373,6 +389,7 @@ fn empty(format: Format) -> Facts {
         arm_arch: None,
         interpreter: None,
         needed: Vec::new(),
+        runpath: Vec::new(),
         is_static: false,
         max_glibc: None,
         fat_members: Vec::new(),
