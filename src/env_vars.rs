@@ -51,6 +51,10 @@ env_vars! {
     XX_VERIFY_STATIC, "verify", "1: every file must be statically linked (like --static).";
     XX_VERIFY_FILE_CMD_OUTPUT, "verify", "Check this text as if file(1) had printed it, instead of reading the file.";
     XX_VERIFY_NOLOCK, "verify", "Accepted for compatibility; xx-verify takes no lock.";
+    SOURCE_DATE_EPOCH, "image", "Seconds since 1970: every layer entry's mtime and the config's `created` (default 0).";
+    XX_REGISTRY_CHUNK_SIZE, "image", "Blobs larger than this many bytes are uploaded in chunks of this size (default 67108864).";
+    DOCKER_CONFIG, "image", "Directory of the docker config.json with registry credentials (default ~/.docker).";
+    REGISTRY_AUTH_FILE, "image", "Podman/skopeo auth.json, read when the docker config has nothing for the registry.";
     XX_HOST_ROOT, "all", "Read /etc/os-release, /etc/alpine-release and /xx-sdk under this directory (tests).";
     XX_HOST_MARCH, "all", "Use this as the host's `uname -m` (tests, personality-changed hosts).";
 }

@@ -405,6 +405,31 @@ fn basic_auth_from_the_docker_config_never_printed() {
         "{}",
         String::from_utf8_lossy(&raw.stderr)
     );
+
+    // A credential helper named in credHelpers answers instead (docker's protocol: the
+    // server on stdin, JSON on stdout).
+    let helpers = work.path().join("helpers");
+    std::fs::create_dir_all(&helpers).unwrap();
+    let helper = helpers.join("docker-credential-xxtest");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\n\
+         printf '{\"ServerURL\":\"%s\",\"Username\":\"xxuser\",\"Secret\":\"s3cret-pass\"}' \"$server\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        home.join("config.json"),
+        format!(r#"{{"credHelpers":{{"{}":"xxtest"}}}}"#, registry.addr),
+    )
+    .unwrap();
+    let path = format!("{}:{}", helpers.display(), std::env::var("PATH").unwrap_or_default());
+    let mut with_helper = isolated.to_vec();
+    with_helper.push(("PATH", path.as_str()));
+    let inspect = xx(&["image", "inspect", &image], &with_helper);
+    assert_eq!(inspect.code, 0, "{}", inspect.stderr);
+    assert!(inspect.stdout.contains("linux/arm64"), "{}", inspect.stdout);
 }
 
 /// A small image in a layout: (layout reference, index digest).

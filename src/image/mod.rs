@@ -300,7 +300,7 @@ fn parse_platform_input(text: &str) -> Result<PlatformInput> {
 
 /// SOURCE_DATE_EPOCH sets every mtime and the config's `created` (0 when unset).
 fn source_date_epoch() -> Result<u64> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
+    match std::env::var(crate::env_vars::SOURCE_DATE_EPOCH) {
         Ok(v) if !v.is_empty() => v
             .parse()
             .map_err(|_| anyhow!("SOURCE_DATE_EPOCH={v}: expected seconds since 1970")),

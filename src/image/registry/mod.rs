@@ -81,7 +81,7 @@ impl Client {
             .timeout_connect(Some(Duration::from_secs(30)))
             .build()
             .new_agent();
-        let chunk_size = std::env::var("XX_REGISTRY_CHUNK_SIZE")
+        let chunk_size = std::env::var(crate::env_vars::XX_REGISTRY_CHUNK_SIZE)
             .ok()
             .and_then(|v| v.parse().ok())
             .filter(|&n: &u64| n > 0)
