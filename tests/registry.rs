@@ -367,6 +367,7 @@ fn basic_auth_from_the_docker_config_never_printed() {
     let args = [
         "image",
         "create",
+        "-q",
         "--platform",
         &format!("linux/arm64={}", file.display()),
         "-o",
@@ -424,7 +425,11 @@ fn basic_auth_from_the_docker_config_never_printed() {
         format!(r#"{{"credHelpers":{{"{}":"xxtest"}}}}"#, registry.addr),
     )
     .unwrap();
-    let path = format!("{}:{}", helpers.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        helpers.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let mut with_helper = isolated.to_vec();
     with_helper.push(("PATH", path.as_str()));
     let inspect = xx(&["image", "inspect", &image], &with_helper);

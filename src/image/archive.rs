@@ -97,7 +97,7 @@ pub fn unpack(file: &Path, dir: &Path) -> Result<()> {
 /// Docker's `manifest.json` for one platform of the image, beside the OCI layout, so
 /// `docker load` takes the archive.
 pub fn docker_manifest(layout: &Layout, manifest: &[u8], name: Option<&str>) -> Result<()> {
-    let children = oci::children(manifest);
+    let children = oci::children(manifest)?;
     let (config, layers) = children
         .split_first()
         .ok_or_else(|| anyhow!("manifest without a config"))?;

@@ -34,7 +34,7 @@ impl Base {
         let (root, bytes) = endpoint.store.resolve(&endpoint.target)?;
         let mut found: Vec<(String, Descriptor, Vec<u8>)> = Vec::new();
         if oci::is_index(&root.media_type) {
-            for child in oci::children(&bytes) {
+            for child in oci::children(&bytes)? {
                 let Some(p) = child.platform() else { continue };
                 if wanted.contains(&p) {
                     let b = endpoint.store.manifest(&child)?;
@@ -49,7 +49,7 @@ impl Base {
         }
         let mut images = HashMap::new();
         for (p, desc, manifest) in found {
-            let blobs = oci::children(&manifest);
+            let blobs = oci::children(&manifest)?;
             let layers = blobs.get(1..).unwrap_or_default().to_vec();
             let config = read_config(&endpoint.store, &manifest, endpoint.scratch())?;
             let platform = desc.extra.get("platform").cloned();
@@ -101,7 +101,7 @@ impl Base {
 }
 
 fn read_config(store: &Store, manifest: &[u8], scratch: &Path) -> Result<Value> {
-    let config = oci::children(manifest)
+    let config = oci::children(manifest)?
         .into_iter()
         .next()
         .ok_or_else(|| anyhow!("base manifest without a config"))?;

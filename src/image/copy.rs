@@ -26,9 +26,12 @@ pub struct Scratch(PathBuf);
 
 impl Scratch {
     pub fn new(near: Option<&Path>) -> Result<Scratch> {
+        // Several endpoints of one process each have their own.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = match near {
-            Some(file) => archive::sibling(file, "layout"),
-            None => std::env::temp_dir().join(format!("xx-image.{}", std::process::id())),
+            Some(file) => archive::sibling(file, &format!("layout{n}")),
+            None => std::env::temp_dir().join(format!("xx-image.{}.{n}", std::process::id())),
         };
         fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(Scratch(path))
@@ -162,7 +165,7 @@ pub fn one_platform(
     if !oci::is_index(&root.media_type) {
         return Ok((root.clone(), bytes.to_vec()));
     }
-    let children = oci::children(bytes);
+    let children = oci::children(bytes)?;
     let chosen = match want {
         Some(p) => children
             .iter()
@@ -199,7 +202,7 @@ pub fn copy_tree(
         progress::step("exists", &root.digest, root.size, &label(root));
         return Ok(());
     }
-    let children = oci::children(bytes);
+    let children = oci::children(bytes)?;
     if oci::is_index(&root.media_type) {
         for child in &children {
             let child_bytes = src

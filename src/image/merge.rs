@@ -70,7 +70,7 @@ pub fn merge(args: &MergeArgs, t: Transport) -> Result<String> {
             if !oci::is_index(&root.media_type) {
                 bail!("{target} is a single manifest, not an index: --append needs an index");
             }
-            for child in oci::children(&bytes) {
+            for child in oci::children(&bytes)? {
                 children.push((child.platform().unwrap_or_default(), child));
             }
         }
@@ -105,7 +105,7 @@ fn platform_entries(src: &Endpoint, source: usize) -> Result<Vec<Entry>> {
     let (root, bytes) = src.store.resolve(&src.target)?;
     if oci::is_index(&root.media_type) {
         let mut out = Vec::new();
-        for child in oci::children(&bytes) {
+        for child in oci::children(&bytes)? {
             // Attestations and other unknown/unknown entries are not platforms.
             let Some(platform) = child.platform().filter(|p| !p.starts_with("unknown/")) else {
                 continue;
@@ -120,7 +120,7 @@ fn platform_entries(src: &Endpoint, source: usize) -> Result<Vec<Entry>> {
         }
         return Ok(out);
     }
-    let config_desc = oci::children(&bytes)
+    let config_desc = oci::children(&bytes)?
         .into_iter()
         .next()
         .ok_or_else(|| anyhow!("{}: manifest without a config", src.reference))?;

@@ -362,6 +362,7 @@ fn build_one(p: &PlatformInput, job: &Job) -> Result<Descriptor> {
         mtime,
     )
     .with_context(|| format!("layer for {}", p.name()))?;
+    progress::step("layer", &layer.digest, layer.size, &p.name());
     let created = rfc3339(mtime);
     let base_image = base.map(|b| b.image(&p.name())).transpose()?;
     let mut config = match &base_image {
@@ -505,7 +506,7 @@ pub fn inspect(reference: &str, raw: bool, as_json: bool, t: Transport) -> Resul
         return Ok(String::from_utf8_lossy(&bytes).into_owned());
     }
     let manifests: Vec<(Descriptor, Vec<u8>)> = if oci::is_index(&root.media_type) {
-        oci::children(&bytes)
+        oci::children(&bytes)?
             .into_iter()
             .map(|d| src.store.manifest(&d).map(|b| (d, b)))
             .collect::<Result<_>>()?
@@ -514,7 +515,7 @@ pub fn inspect(reference: &str, raw: bool, as_json: bool, t: Transport) -> Resul
     };
     let mut rows = Vec::new();
     for (desc, manifest) in &manifests {
-        let blobs = oci::children(manifest);
+        let blobs = oci::children(manifest)?;
         rows.push(PlatformSummary {
             platform: desc.platform().unwrap_or_else(|| "-".into()),
             digest: desc.digest.clone(),

@@ -123,19 +123,31 @@ pub fn media_type_of(bytes: &[u8]) -> Option<String> {
 }
 
 /// The descriptors a manifest or index points to: children of an index, or config and
-/// layers of a manifest.
-pub fn children(bytes: &[u8]) -> Vec<Descriptor> {
-    let Ok(v) = serde_json::from_slice::<Value>(bytes) else {
-        return Vec::new();
+/// layers of a manifest. Digests are checked here, as they come from outside: they end
+/// up in URLs and file names.
+pub fn children(bytes: &[u8]) -> anyhow::Result<Vec<Descriptor>> {
+    let v: Value = serde_json::from_slice(bytes)
+        .map_err(|_| anyhow::anyhow!("a manifest or index that is not JSON"))?;
+    let listed: Vec<&Value> = match v["manifests"].as_array() {
+        Some(manifests) => manifests.iter().collect(),
+        None => std::iter::once(&v["config"])
+            .filter(|c| !c.is_null())
+            .chain(v["layers"].as_array().into_iter().flatten())
+            .collect(),
     };
-    if let Some(manifests) = v["manifests"].as_array() {
-        return manifests.iter().filter_map(Descriptor::from_json).collect();
-    }
-    let config = Descriptor::from_json(&v["config"]);
-    let layers = v["layers"].as_array().into_iter().flatten();
-    config
+    listed
         .into_iter()
-        .chain(layers.filter_map(Descriptor::from_json))
+        .map(|d| {
+            let desc = Descriptor::from_json(d)
+                .ok_or_else(|| anyhow::anyhow!("malformed descriptor {d}"))?;
+            if desc.hex().is_none() {
+                anyhow::bail!(
+                    "unsupported digest {:?} (xx reads sha256 only)",
+                    desc.digest
+                );
+            }
+            Ok(desc)
+        })
         .collect()
 }
 

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -41,7 +41,9 @@ pub struct Client {
     host: String,
     /// Authorization header per scope (Bearer tokens are scoped; Basic is per host).
     authorization: Mutex<HashMap<String, String>>,
-    credential: Option<Credential>,
+    /// Looked up at the first 401 (a credsStore helper is a process; anonymous pulls
+    /// need none).
+    credential: OnceLock<Option<Credential>>,
     chunk_size: u64,
 }
 
@@ -79,6 +81,7 @@ impl Client {
             .http_status_as_error(false)
             .user_agent(concat!("xx/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(Duration::from_secs(30)))
+            .timeout_recv_response(Some(Duration::from_secs(120)))
             .build()
             .new_agent();
         let chunk_size = std::env::var(crate::env_vars::XX_REGISTRY_CHUNK_SIZE)
@@ -91,7 +94,7 @@ impl Client {
             base: format!("{scheme}://{}", reference.host),
             host: reference.host.clone(),
             authorization: Mutex::new(HashMap::new()),
-            credential: Credential::lookup(&reference.host),
+            credential: OnceLock::new(),
             chunk_size,
         }
     }
@@ -475,6 +478,12 @@ impl Client {
         result.map_err(transport)
     }
 
+    fn credential(&self) -> Option<&Credential> {
+        self.credential
+            .get_or_init(|| Credential::lookup(&self.host))
+            .as_ref()
+    }
+
     fn cached_authorization(&self, scope: &str) -> Option<String> {
         let map = self.authorization.lock().ok()?;
         map.get(scope).or_else(|| map.get("")).cloned()
@@ -492,8 +501,7 @@ impl Client {
         let (key, value) = match parsed {
             Challenge::Basic => {
                 let basic = self
-                    .credential
-                    .as_ref()
+                    .credential()
                     .and_then(Credential::basic_header)
                     .ok_or_else(|| {
                         anyhow!(
@@ -553,7 +561,7 @@ impl Client {
                 self.host
             ))
         };
-        let mut resp = match &self.credential {
+        let mut resp = match self.credential() {
             Some(Credential::Identity(refresh)) => {
                 // OAuth2 refresh grant (docker's identity tokens).
                 let mut form = query.clone();
@@ -570,7 +578,7 @@ impl Client {
                 let sep = if realm.contains('?') { '&' } else { '?' };
                 let url = format!("{realm}{sep}{}", query.join("&"));
                 let mut req = self.agent.get(&url);
-                if let Some(basic) = other.as_ref().and_then(Credential::basic_header) {
+                if let Some(basic) = other.and_then(Credential::basic_header) {
                     req = req.header("Authorization", basic);
                 }
                 req.call()
