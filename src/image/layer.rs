@@ -13,6 +13,8 @@ use anyhow::{bail, Context as _, Result};
 
 pub use super::deps::Extra;
 pub use super::oci::{hex, Hashing};
+use super::pgzip::{ParallelGzip, BLOCK};
+use super::store::Layout;
 
 /// What goes into a layer: a directory's contents, or one file at the root.
 pub enum Source {
@@ -54,7 +56,8 @@ impl Compression {
         match self {
             Compression::Gzip { level } => {
                 format!(
-                    "gzip level {level} (zlib-rs {})",
+                    "gzip level {level}, {} KiB blocks (zlib-rs {})",
+                    BLOCK >> 10,
                     env!("XX_ZLIB_RS_VERSION")
                 )
             }
@@ -73,18 +76,27 @@ pub struct Written {
     pub diff_id: String,
 }
 
-/// Writes the layer into `blobs` (the layout's `blobs/sha256`) through a temp file in
-/// `tmp_dir` (outside `blobs`: a crash leaves no non-digest name there); returns its
-/// descriptor data. `layout` is never walked into.
-pub fn write(
-    source: &Source,
-    extra: &Extra,
-    blobs: &Path,
-    tmp_dir: &Path,
-    layout: &Path,
-    compression: Compression,
-    mtime: u64,
-) -> Result<Written> {
+/// How layers are encoded: the same for every platform of an image.
+#[derive(Clone, Copy)]
+pub struct Encoding {
+    pub compression: Compression,
+    /// Every entry's mtime (SOURCE_DATE_EPOCH).
+    pub mtime: u64,
+    /// Compression threads; the bytes never depend on it.
+    pub threads: usize,
+}
+
+/// Writes the layer into the layout's `blobs/sha256` through a temp file in its
+/// `.xx-tmp` (a crash leaves no non-digest name among the blobs); returns its descriptor
+/// data. The layout is never walked into.
+pub fn write(source: &Source, extra: &Extra, layout: &Layout, how: Encoding) -> Result<Written> {
+    let Encoding {
+        compression,
+        mtime,
+        threads,
+    } = how;
+    let (blobs, tmp_dir) = (layout.blobs(), layout.tmp_dir());
+    let layout = &layout.dir;
     let skip = layout.canonicalize().ok();
     let entries = collect(source, extra, skip.as_deref())?;
     let tmp = tmp_dir.join(format!(
@@ -97,7 +109,7 @@ pub fn write(
         .create_new(true)
         .open(&tmp)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
-    let result = stream(&entries, file, compression, mtime);
+    let result = stream(&entries, file, compression, mtime, threads);
     let written = match result {
         Ok(w) => w,
         Err(e) => {
@@ -110,13 +122,17 @@ pub fn write(
     Ok(written)
 }
 
-fn stream(entries: &[Entry], file: File, compression: Compression, mtime: u64) -> Result<Written> {
+fn stream(
+    entries: &[Entry],
+    file: File,
+    compression: Compression,
+    mtime: u64,
+    threads: usize,
+) -> Result<Written> {
     let blob = Hashing::new(BufWriter::with_capacity(1 << 20, file));
     let (blob, diff_id) = match compression {
         Compression::Gzip { level } => {
-            let gz = flate2::GzBuilder::new()
-                .mtime(0)
-                .write(blob, flate2::Compression::new(level));
+            let gz = ParallelGzip::new(blob, level, threads)?;
             let tar = write_tar(entries, Hashing::new(gz), mtime)?;
             let (gz, diff_id, _) = tar.finish();
             (gz.finish()?, diff_id)

@@ -11,6 +11,7 @@ pub mod deps;
 pub mod layer;
 pub mod merge;
 pub mod oci;
+pub mod pgzip;
 pub mod progress;
 pub mod reference;
 pub mod registry;
@@ -174,16 +175,18 @@ pub fn create(args: &CreateArgs, t: Transport) -> Result<String> {
     if let Some(base) = &base {
         base.copy_blobs(&dst.store, dst.scratch(), t)?;
     }
+    let encoding = layer::Encoding {
+        compression,
+        mtime,
+        threads: t.jobs.max(1),
+    };
     let shared = match &args.shared {
         Some(dir) => Some(
             layer::write(
                 &Source::Dir(dir.clone()),
                 &deps::Extra::new(),
-                &layout.blobs(),
-                &layout.tmp_dir(),
-                &layout.dir,
-                compression,
-                mtime,
+                layout,
+                encoding,
             )
             .with_context(|| format!("--shared {}", dir.display()))?,
         ),
@@ -191,10 +194,9 @@ pub fn create(args: &CreateArgs, t: Transport) -> Result<String> {
     };
     let job = Job {
         layout,
+        encoding,
         shared: shared.as_ref(),
-        compression,
         format,
-        mtime,
         args,
         base: base.as_ref(),
     };
@@ -311,10 +313,9 @@ fn source_date_epoch() -> Result<u64> {
 /// Where and how every platform's blobs are written.
 struct Job<'a> {
     layout: &'a Layout,
+    encoding: layer::Encoding,
     shared: Option<&'a layer::Written>,
-    compression: Compression,
     format: Format,
-    mtime: u64,
     args: &'a CreateArgs,
     base: Option<&'a base::Base>,
 }
@@ -345,23 +346,17 @@ fn build_all(inputs: &[PlatformInput], job: &Job, jobs: usize) -> Result<Vec<Des
 fn build_one(p: &PlatformInput, job: &Job) -> Result<Descriptor> {
     let Job {
         layout,
+        encoding,
         shared,
-        compression,
         format,
-        mtime,
         args,
         base,
     } = *job;
-    let layer = layer::write(
-        &p.source,
-        &p.extra,
-        &layout.blobs(),
-        &layout.tmp_dir(),
-        &layout.dir,
-        compression,
-        mtime,
-    )
-    .with_context(|| format!("layer for {}", p.name()))?;
+    let layer::Encoding {
+        compression, mtime, ..
+    } = encoding;
+    let layer = layer::write(&p.source, &p.extra, layout, encoding)
+        .with_context(|| format!("layer for {}", p.name()))?;
     progress::step("layer", &layer.digest, layer.size, &p.name());
     let created = rfc3339(mtime);
     let base_image = base.map(|b| b.image(&p.name())).transpose()?;
