@@ -106,6 +106,35 @@ pub fn check_blobs(layout: &Path, digest: &str, size: Option<u64>) -> serde_json
     serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
 }
 
+/// `os/arch[/variant]` of an index entry.
+pub fn platform_of(entry: &serde_json::Value) -> String {
+    let p = &entry["platform"];
+    let v = p["variant"]
+        .as_str()
+        .map(|v| format!("/{v}"))
+        .unwrap_or_default();
+    format!(
+        "{}/{}{v}",
+        p["os"].as_str().unwrap(),
+        p["architecture"].as_str().unwrap()
+    )
+}
+
+/// `umoci unpack --rootless` of `LAYOUT:TAG` into `bundle`; the rootfs path.
+pub fn umoci_unpack(image: &str, bundle: &Path) -> std::path::PathBuf {
+    let unpack = Command::new("umoci")
+        .args(["unpack", "--rootless", "--image", image])
+        .arg(bundle)
+        .output()
+        .unwrap();
+    assert!(
+        unpack.status.success(),
+        "umoci {image}: {}",
+        String::from_utf8_lossy(&unpack.stderr)
+    );
+    bundle.join("rootfs")
+}
+
 #[test]
 fn three_platform_layout_read_by_skopeo_and_umoci() {
     if !require_tools(&[
@@ -137,21 +166,7 @@ fn three_platform_layout_read_by_skopeo_and_umoci() {
     assert_eq!(top["manifests"][0]["digest"], digest.as_str());
     let index = check_blobs(&layout, &digest, top["manifests"][0]["size"].as_u64());
     let entries = index["manifests"].as_array().unwrap();
-    let platforms: Vec<String> = entries
-        .iter()
-        .map(|m| {
-            let p = &m["platform"];
-            let v = p["variant"]
-                .as_str()
-                .map(|v| format!("/{v}"))
-                .unwrap_or_default();
-            format!(
-                "{}/{}{v}",
-                p["os"].as_str().unwrap(),
-                p["architecture"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let platforms: Vec<String> = entries.iter().map(platform_of).collect();
     assert_eq!(
         platforms,
         ["linux/amd64", "linux/arm64", "linux/arm/v7"],
@@ -257,17 +272,7 @@ pub fn run_every_platform(work: &Path, source: &str, bins: &[(&str, String, &str
             String::from_utf8_lossy(&copy.stderr)
         );
         let bundle = work.join(format!("bundle-{}", platform.replace('/', "-")));
-        let unpack = Command::new("umoci")
-            .args(["unpack", "--rootless", "--image"])
-            .arg(format!("{}:x", single.display()))
-            .arg(&bundle)
-            .output()
-            .unwrap();
-        assert!(
-            unpack.status.success(),
-            "umoci {platform}: {}",
-            String::from_utf8_lossy(&unpack.stderr)
-        );
+        umoci_unpack(&format!("{}:x", single.display()), &bundle);
         let hi = bundle.join("rootfs/bin/hi");
         assert_eq!(
             std::fs::read_link(&hi).unwrap(),
@@ -607,17 +612,7 @@ fn zstd_layers_are_reproducible_and_readable() {
         String::from_utf8_lossy(&copy.stderr)
     );
     let bundle = work.path().join("bundle");
-    let unpack = Command::new("umoci")
-        .args(["unpack", "--rootless", "--image"])
-        .arg(format!("{}:x", gz.display()))
-        .arg(&bundle)
-        .output()
-        .unwrap();
-    assert!(
-        unpack.status.success(),
-        "{}",
-        String::from_utf8_lossy(&unpack.stderr)
-    );
+    umoci_unpack(&format!("{}:x", gz.display()), &bundle);
     assert_eq!(
         std::fs::read(bundle.join("rootfs/bin/ls")).unwrap(),
         std::fs::read("/bin/ls").unwrap()
@@ -768,17 +763,7 @@ fn base_docker_format_and_archives() {
     );
     assert_eq!(copy.code, 0, "{}", copy.stderr);
     let bundle = work.path().join("bundle");
-    let unpack = Command::new("umoci")
-        .args(["unpack", "--rootless", "--image"])
-        .arg(format!("{}:x", single.display()))
-        .arg(&bundle)
-        .output()
-        .unwrap();
-    assert!(
-        unpack.status.success(),
-        "{}",
-        String::from_utf8_lossy(&unpack.stderr)
-    );
+    umoci_unpack(&format!("{}:x", single.display()), &bundle);
     assert!(bundle.join("rootfs/etc/base-release").is_file());
     assert!(bundle.join("rootfs/app").is_file());
 
@@ -874,14 +859,7 @@ fn with_deps_and_shared_layer() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|m| {
-                    let p = &m["platform"];
-                    let v = p["variant"]
-                        .as_str()
-                        .map(|v| format!("/{v}"))
-                        .unwrap_or_default();
-                    format!("linux/{}{v}", p["architecture"].as_str().unwrap()) == platform
-                })
+                .find(|m| platform_of(m) == platform)
                 .unwrap()["digest"]
                 .as_str()
                 .unwrap(),
@@ -906,17 +884,7 @@ fn with_deps_and_shared_layer() {
         );
         assert_eq!(copy.code, 0, "{}", copy.stderr);
         let bundle = work.path().join(format!("bundle-{multiarch}"));
-        let unpack = Command::new("umoci")
-            .args(["unpack", "--rootless", "--image"])
-            .arg(format!("{}:x", single.display()))
-            .arg(&bundle)
-            .output()
-            .unwrap();
-        assert!(
-            unpack.status.success(),
-            "{}",
-            String::from_utf8_lossy(&unpack.stderr)
-        );
+        umoci_unpack(&format!("{}:x", single.display()), &bundle);
         let rootfs = bundle.join("rootfs");
         assert!(rootfs.join("etc/motd").is_file());
         for lib in ["libc.so.6", "libm.so.6"] {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::fault_proxy::{Fault, FaultKind, FaultProxy};
-use crate::image::{binaries, check_blobs, create, run_every_platform, xx};
+use crate::image::{binaries, check_blobs, create, platform_of, run_every_platform, xx};
 use crate::util::{require_tools, Registry};
 
 const SDE: [(&str, &str); 1] = [("SOURCE_DATE_EPOCH", "1700000000")];
@@ -72,21 +72,7 @@ fn digests_of(index: &serde_json::Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| {
-            let p = &m["platform"];
-            let v = p["variant"]
-                .as_str()
-                .map(|v| format!("/{v}"))
-                .unwrap_or_default();
-            (
-                format!(
-                    "{}/{}{v}",
-                    p["os"].as_str().unwrap(),
-                    p["architecture"].as_str().unwrap()
-                ),
-                m["digest"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|m| (platform_of(m), m["digest"].as_str().unwrap().to_string()))
         .collect()
 }
 
@@ -336,6 +322,21 @@ fn merge_matches_docker_manifest_create_and_copy_keeps_digests() {
         "{}",
         again.stderr
     );
+}
+
+/// The status code curl gets for one request (a real client, not ours).
+fn http_status(method: &str, url: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", method])
+        .args(if method == "HEAD" {
+            &["-I"][..]
+        } else {
+            &[][..]
+        })
+        .arg(url)
+        .output()
+        .expect("run curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -596,16 +597,11 @@ fn missing_children_and_corrupt_blobs_are_refused() {
     assert!(r.stderr.contains("is corrupt"), "{}", r.stderr);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     let hex = layer.file_name().unwrap().to_string_lossy().into_owned();
-    let head = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-I"])
-        .arg(format!(
-            "http://{}/v2/corrupt/app/blobs/sha256:{hex}",
-            registry.addr
-        ))
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&head.stdout),
+        http_status(
+            "HEAD",
+            &format!("http://{}/v2/corrupt/app/blobs/sha256:{hex}", registry.addr)
+        ),
         "404",
         "the corrupt blob was not uploaded"
     );
@@ -622,23 +618,13 @@ fn missing_children_and_corrupt_blobs_are_refused() {
         .as_str()
         .unwrap()
         .to_string();
-    let del = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-X",
+    assert_eq!(
+        http_status(
             "DELETE",
-        ])
-        .arg(format!(
-            "http://{}/v2/gone/app/manifests/{child}",
-            registry.addr
-        ))
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&del.stdout), "202");
+            &format!("http://{}/v2/gone/app/manifests/{child}", registry.addr)
+        ),
+        "202"
+    );
     let pulled = work.path().join("pulled");
     let r = xx(
         &[

@@ -234,22 +234,21 @@ impl Client {
         })
     }
 
+    /// Opens an upload session; returns its location.
+    fn start_upload(&self, repo: &str, scope: &str) -> Attempt<String> {
+        let url = format!("{}/v2/{repo}/blobs/uploads/", self.base);
+        let resp = self.send("POST", &url, scope, &[("Content-Length", "0")], Body::Empty)?;
+        match resp.status().as_u16() {
+            202 => self.location(&resp),
+            _ => Err(self.refused(resp, &format!("upload to {repo}"))),
+        }
+    }
+
     /// Uploads a blob from `path` (callers HEAD first: `has_blob`).
     pub fn put_blob(&self, repo: &str, desc: &Descriptor, path: &Path) -> Result<Uploaded> {
         let scope = push(repo);
-        let url = format!("{}/v2/{repo}/blobs/uploads/", self.base);
         self.retrying(&format!("upload of {}", desc.digest), || {
-            let resp = self.send(
-                "POST",
-                &url,
-                &scope,
-                &[("Content-Length", "0")],
-                Body::Empty,
-            )?;
-            let location = match resp.status().as_u16() {
-                202 => self.location(&resp)?,
-                _ => return Err(self.refused(resp, &format!("upload to {repo}"))),
-            };
+            let location = self.start_upload(repo, &scope)?;
             if desc.size > self.chunk_size {
                 self.upload_chunked(repo, desc, path, &location, &scope)?;
             } else {
@@ -285,17 +284,7 @@ impl Client {
             400 | 405 | 413 | 416 => {
                 drop(resp);
                 self.cancel(location, scope);
-                let resp = self.send(
-                    "POST",
-                    &format!("{}/v2/{repo}/blobs/uploads/", self.base),
-                    scope,
-                    &[("Content-Length", "0")],
-                    Body::Empty,
-                )?;
-                let location = match resp.status().as_u16() {
-                    202 => self.location(&resp)?,
-                    _ => return Err(self.refused(resp, &format!("upload to {repo}"))),
-                };
+                let location = self.start_upload(repo, scope)?;
                 self.upload_chunked(repo, desc, path, &location, scope)
             }
             _ => Err(self.refused(resp, &format!("upload of {} to {repo}", desc.digest))),
