@@ -136,7 +136,7 @@ impl Endpoint {
         match &self.reference {
             Reference::OciArchive { file, .. } => archive::pack(&layout.dir, file),
             Reference::DockerArchive { file, name } => {
-                let manifest = one_platform(&self.store, root, bytes, None)?.1;
+                let manifest = one_platform(&self.store, root, bytes, None, self.scratch())?.1;
                 archive::docker_manifest(layout, &manifest, name.as_deref())?;
                 archive::pack(&layout.dir, file)
             }
@@ -148,8 +148,9 @@ impl Endpoint {
 /// The tag a docker archive's image has in its layout (the one named, or the only one).
 fn docker_archive_tag(layout: &Layout, name: Option<&str>) -> Result<String> {
     let tag = name
-        .map(|n| n.rsplit_once(':').map_or("latest", |(_, t)| t))
-        .unwrap_or("latest");
+        .and_then(|n| n.rsplit_once(':'))
+        .filter(|(_, t)| !t.contains('/'))
+        .map_or("latest", |(_, t)| t);
     layout.resolve(tag)?;
     Ok(tag.to_string())
 }
@@ -161,8 +162,22 @@ pub fn one_platform(
     root: &Descriptor,
     bytes: &[u8],
     want: Option<&str>,
+    scratch: &Path,
 ) -> Result<(Descriptor, Vec<u8>)> {
     if !oci::is_index(&root.media_type) {
+        if let Some(p) = want {
+            let config = oci::children(bytes)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| anyhow!("{}: manifest without a config", root.digest))?;
+            let config: serde_json::Value =
+                serde_json::from_slice(&store.read_small_blob(&config, scratch)?)
+                    .map_err(|_| anyhow!("{}: config is not JSON", root.digest))?;
+            let have = oci::platform_text(&config).unwrap_or_default();
+            if have != p {
+                bail!("the image is {have}, not {p} (a single-platform image)");
+            }
+        }
         return Ok((root.clone(), bytes.to_vec()));
     }
     let children = oci::children(bytes)?;
@@ -184,7 +199,7 @@ pub fn one_platform(
         }
     };
     let child_bytes = store.manifest(chosen)?;
-    one_platform(store, chosen, &child_bytes, want)
+    one_platform(store, chosen, &child_bytes, want, scratch)
 }
 
 /// Copies `root` and everything it names from `src` to `dst`. A registry that already
@@ -236,8 +251,15 @@ pub fn copy_blobs(
     scratch: &Path,
     t: Transport,
 ) -> Result<()> {
+    // A manifest may name one blob twice: one copy of it, not two racing.
+    let mut unique: Vec<Descriptor> = Vec::new();
+    for b in blobs {
+        if !unique.iter().any(|u| u.digest == b.digest) {
+            unique.push(b.clone());
+        }
+    }
     let jobs = t.jobs.max(1);
-    for chunk in blobs.chunks(jobs) {
+    for chunk in unique.chunks(jobs) {
         let results: Vec<Result<()>> = std::thread::scope(|s| {
             let handles: Vec<_> = chunk
                 .iter()
@@ -290,7 +312,7 @@ pub fn copy(args: &CopyArgs, t: Transport) -> Result<String> {
         }
         (root, bytes)
     } else {
-        one_platform(&src.store, &root, &bytes, want.as_deref())?
+        one_platform(&src.store, &root, &bytes, want.as_deref(), src.scratch())?
     };
     let dst = Endpoint::destination(&dst_ref, t)?;
     copy_tree(&src.store, &dst.store, &root, &bytes, dst.scratch(), t)?;

@@ -62,7 +62,16 @@ pub fn merge(args: &MergeArgs, t: Transport) -> Result<String> {
     }
     let mut digest = String::new();
     for target in &args.targets {
-        let dst = Endpoint::destination(&Reference::parse(target)?, t)?;
+        let target_ref = Reference::parse(target)?;
+        if args.append
+            && matches!(
+                target_ref,
+                Reference::OciArchive { .. } | Reference::DockerArchive { .. }
+            )
+        {
+            bail!("--append -t {target}: archives are written whole; merge into oci:DIR or a registry, then copy");
+        }
+        let dst = Endpoint::destination(&target_ref, t)?;
         let mut children: Vec<(String, Descriptor)> = Vec::new();
         if args.append && dst.store.exists(&dst.target)? {
             let existing = Endpoint::source(&dst.reference, t)?;

@@ -82,14 +82,17 @@ impl Descriptor {
     }
 }
 
-/// `os/arch[/variant]` of a platform object (or an image config).
+/// `os/arch[/variant]` of a platform object (or an image config), normalised through
+/// the target table as `--platform` values are (`arm64/v8` is `arm64`), so images from
+/// any builder compare equal to what the user names.
 pub fn platform_text(p: &Value) -> Option<String> {
     let os = p["os"].as_str()?;
     let arch = p["architecture"].as_str()?;
-    Some(match p["variant"].as_str().filter(|v| !v.is_empty()) {
+    let text = match p["variant"].as_str().filter(|v| !v.is_empty()) {
         Some(v) => format!("{os}/{arch}/{v}"),
         None => format!("{os}/{arch}"),
-    })
+    };
+    Some(super::parse_platform(&text).unwrap_or(text))
 }
 
 pub fn digest_hex(digest: &str) -> Option<&str> {
@@ -188,5 +191,32 @@ impl<W: Write> Write for Hashing<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_compare_as_the_table_names_them() {
+        let p = |v: Value| platform_text(&v).unwrap();
+        assert_eq!(
+            p(json!({"os": "linux", "architecture": "arm64", "variant": "v8"})),
+            "linux/arm64"
+        );
+        assert_eq!(
+            p(json!({"os": "linux", "architecture": "arm", "variant": "v7"})),
+            "linux/arm/v7"
+        );
+        assert_eq!(
+            p(json!({"os": "linux", "architecture": "amd64"})),
+            "linux/amd64"
+        );
+        // Unknown to the table: kept as written.
+        assert_eq!(
+            p(json!({"os": "plan9", "architecture": "mips"})),
+            "plan9/mips"
+        );
     }
 }

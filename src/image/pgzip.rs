@@ -171,7 +171,10 @@ impl Pool {
                         Err(_) => return,
                     };
                     let Ok(job) = job else { return };
-                    if done_tx.send((job.index, compress(&job, level))).is_err() {
+                    // A panic must not lose a block: the writer would wait for it forever.
+                    let result = std::panic::catch_unwind(|| compress(&job, level))
+                        .unwrap_or_else(|_| Err(io::Error::other("a compression thread panicked")));
+                    if done_tx.send((job.index, result)).is_err() {
                         return;
                     }
                 })

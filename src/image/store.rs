@@ -14,6 +14,9 @@ use super::reference::{RegistryRef, Target};
 use super::registry::{Client, Uploaded};
 use crate::fsutil::write_atomic;
 
+/// Configs and manifests are small; a descriptor claiming more is refused unread.
+const MAX_SMALL_BLOB: u64 = 16 << 20;
+
 pub enum Store {
     Layout(Layout),
     Remote(Box<Remote>),
@@ -47,6 +50,16 @@ impl Layout {
         let blobs = dir.join("blobs/sha256");
         fs::create_dir_all(&blobs).with_context(|| format!("cannot create {}", blobs.display()))?;
         let lock = crate::fsutil::lock(&dir.join(".xx-tmp/lock"), "xx image")?;
+        // Under the lock, temp files are left over from an interrupted run.
+        for entry in fs::read_dir(dir.join(".xx-tmp"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if entry.file_name().to_string_lossy().ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
         write_atomic(
             &dir.join("oci-layout"),
             br#"{"imageLayoutVersion":"1.0.0"}"#,
@@ -266,6 +279,13 @@ impl Store {
 
     /// A manifest's bytes, checked against the descriptor.
     pub fn manifest(&self, desc: &Descriptor) -> Result<Vec<u8>> {
+        if desc.size > MAX_SMALL_BLOB {
+            bail!(
+                "manifest {} claims {} bytes: refusing (more than 16 MiB)",
+                desc.digest,
+                desc.size
+            );
+        }
         let bytes = match self {
             Store::Layout(l) => l.read(&desc.digest)?,
             Store::Remote(r) => r.client.get_manifest(r.repo(), &desc.digest)?.1,
@@ -283,6 +303,13 @@ impl Store {
 
     /// A config or other small blob's bytes, checked against its descriptor.
     pub fn read_small_blob(&self, desc: &Descriptor, scratch: &Path) -> Result<Vec<u8>> {
+        if desc.size > MAX_SMALL_BLOB {
+            bail!(
+                "config {} claims {} bytes: refusing (more than 16 MiB)",
+                desc.digest,
+                desc.size
+            );
+        }
         let bytes = match self {
             Store::Layout(l) => l.read(&desc.digest)?,
             Store::Remote(r) => {
@@ -382,7 +409,11 @@ impl Store {
                 {
                     return Ok(Uploaded::Mounted);
                 }
-                let path = scratch.join(format!("{}.blob", desc.hex().unwrap_or("blob")));
+                let path = scratch.join(format!(
+                    "{}.{:?}.blob",
+                    desc.hex().unwrap_or("blob"),
+                    std::thread::current().id()
+                ));
                 let result = s
                     .client
                     .get_blob(s.repo(), desc, &path)

@@ -81,7 +81,11 @@ impl Client {
             .http_status_as_error(false)
             .user_agent(concat!("xx/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(Duration::from_secs(30)))
-            .timeout_recv_response(Some(Duration::from_secs(120)))
+            // A peer that goes silent mid-blob is a dropped connection (retried), not a
+            // hang; the answer to a final PUT may take a while (the registry hashes).
+            .timeout_per_read(Some(Duration::from_secs(60)))
+            .timeout_per_write(Some(Duration::from_secs(60)))
+            .timeout_recv_response(Some(Duration::from_secs(600)))
             .build()
             .new_agent();
         let chunk_size = std::env::var(crate::env_vars::XX_REGISTRY_CHUNK_SIZE)
@@ -186,14 +190,20 @@ impl Client {
             }
             let file =
                 File::create(dest).with_context(|| format!("cannot write {}", dest.display()))?;
-            let mut out = io::BufWriter::new(Hashing::new(file));
-            let mut reader = resp.body_mut().with_config().limit(desc.size + 1).reader();
-            io::copy(&mut reader, &mut out)
-                .map_err(|e| Failure::Retry(anyhow!("download of {} broke: {e}", desc.digest)))?;
-            let (_, hex, size) = out
+            let mut out = io::BufWriter::with_capacity(1 << 20, Hashing::new(file));
+            let mut reader = resp
+                .body_mut()
+                .with_config()
+                .limit(desc.size.saturating_add(1))
+                .reader();
+            copy_reporting(&mut reader, &mut out, &desc.digest, dest)?;
+            let (file, hex, size) = out
                 .into_inner()
                 .map_err(|e| anyhow!("cannot write {}: {}", dest.display(), e.error()))?
                 .finish();
+            // A crash after the rename must not leave a short blob under a digest name.
+            file.sync_all()
+                .with_context(|| format!("cannot write {}", dest.display()))?;
             let digest = format!("sha256:{hex}");
             if size != desc.size || digest != desc.digest {
                 return Err(Failure::Fatal(anyhow!(
@@ -281,7 +291,7 @@ impl Client {
         match resp.status().as_u16() {
             201 | 204 => Ok(()),
             // Some registries take blobs only in chunks.
-            400 | 405 | 413 | 416 => {
+            405 | 413 | 416 => {
                 drop(resp);
                 self.cancel(location, scope);
                 let location = self.start_upload(repo, scope)?;
@@ -437,7 +447,10 @@ impl Client {
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
-        if let Some(auth) = self.cached_authorization(scope) {
+        // Credentials and tokens go to this registry only, never to a host an upload
+        // Location names.
+        let own_origin = url.starts_with(&format!("{}/", self.base));
+        if let Some(auth) = self.cached_authorization(scope).filter(|_| own_origin) {
             request = request.header("Authorization", auth);
         }
         let transport =
@@ -533,14 +546,22 @@ impl Client {
             query.push(format!("service={}", auth::query_escape(s)));
         }
         // Our scopes and the challenge's, each as its own parameter.
-        let mut scopes: Vec<&str> = ours
-            .split(' ')
-            .chain(wanted.split(' '))
-            .filter(|s| !s.is_empty())
-            .collect();
-        scopes.dedup();
+        let mut scopes: Vec<&str> = Vec::new();
+        for s in ours.split(' ').chain(wanted.split(' ')) {
+            if !s.is_empty() && !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
+        let service = query.clone();
         for s in &scopes {
             query.push(format!("scope={}", auth::query_escape(s)));
+        }
+        if realm.starts_with("http://") && self.base.starts_with("https://") {
+            return Err(Failure::Fatal(anyhow!(
+                "{}: the registry sends credentials to a plain-HTTP token service ({}); refusing",
+                self.host,
+                path_of(realm)
+            )));
         }
         let failed = |what: String| {
             Failure::Fatal(anyhow!(
@@ -553,7 +574,9 @@ impl Client {
         let mut resp = match self.credential() {
             Some(Credential::Identity(refresh)) => {
                 // OAuth2 refresh grant (docker's identity tokens).
-                let mut form = query.clone();
+                // OAuth2 takes one space-separated scope.
+                let mut form = service;
+                form.push(format!("scope={}", auth::query_escape(&scopes.join(" "))));
                 form.push("grant_type=refresh_token".into());
                 form.push("client_id=xx".into());
                 form.push(format!("refresh_token={}", auth::query_escape(refresh)));
@@ -593,13 +616,7 @@ impl Client {
     fn location(&self, resp: &Response<ureq::Body>) -> Attempt<String> {
         let loc = header(resp, "location")
             .ok_or_else(|| anyhow!("{}: upload answered without a Location header", self.host))?;
-        Ok(
-            if loc.starts_with("http://") || loc.starts_with("https://") {
-                loc
-            } else {
-                format!("{}{}", self.base, loc)
-            },
-        )
+        Ok(resolve_location(&self.base, &loc))
     }
 
     /// A registry refusal as one line: the registry's own error codes and messages.
@@ -642,6 +659,42 @@ enum Body<'a> {
     },
 }
 
+/// An upload Location as a URL: absolute as given, `//host/…` with our scheme, `/path`
+/// on our origin, anything else relative to the uploads directory (RFC 3986 in short).
+fn resolve_location(base: &str, loc: &str) -> String {
+    if loc.starts_with("http://") || loc.starts_with("https://") {
+        loc.to_string()
+    } else if let Some(rest) = loc.strip_prefix("//") {
+        let scheme = base.split("://").next().unwrap_or("https");
+        format!("{scheme}://{rest}")
+    } else if loc.starts_with('/') {
+        format!("{base}{loc}")
+    } else {
+        format!("{base}/v2/{loc}")
+    }
+}
+
+/// Copies a download: a broken read is a dropped connection (retried), a failed write
+/// is local (disk full…) and final.
+fn copy_reporting(
+    reader: &mut impl Read,
+    out: &mut impl io::Write,
+    digest: &str,
+    dest: &Path,
+) -> Attempt<()> {
+    let mut buf = vec![0; 256 << 10];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Failure::Retry(anyhow!("download of {digest} broke: {e}"))),
+        };
+        out.write_all(&buf[..n])
+            .map_err(|e| Failure::Fatal(anyhow!("cannot write {}: {e}", dest.display())))?;
+    }
+}
+
 fn pull(repo: &str) -> String {
     format!("repository:{repo}:pull")
 }
@@ -665,4 +718,30 @@ fn with_query(url: &str, key: &str, value: &str) -> String {
 /// A URL without its query (upload session state and tokens stay out of messages).
 fn path_of(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_resolve_against_the_registry() {
+        let base = "https://reg.test:5000";
+        assert_eq!(
+            resolve_location(base, "/v2/a/blobs/uploads/u1?_state=x"),
+            "https://reg.test:5000/v2/a/blobs/uploads/u1?_state=x"
+        );
+        assert_eq!(
+            resolve_location(base, "//storage.test/up/1"),
+            "https://storage.test/up/1"
+        );
+        assert_eq!(
+            resolve_location(base, "http://other.test/up"),
+            "http://other.test/up"
+        );
+        assert_eq!(
+            resolve_location(base, "a/blobs/uploads/u2"),
+            "https://reg.test:5000/v2/a/blobs/uploads/u2"
+        );
+    }
 }
