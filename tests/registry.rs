@@ -436,6 +436,21 @@ fn basic_auth_from_the_docker_config_never_printed() {
     let inspect = xx(&["image", "inspect", &image], &with_helper);
     assert_eq!(inspect.code, 0, "{}", inspect.stderr);
     assert!(inspect.stdout.contains("linux/arm64"), "{}", inspect.stdout);
+
+    // Nothing in the docker config: podman's auth.json ($REGISTRY_AUTH_FILE) answers.
+    std::fs::remove_file(home.join("config.json")).unwrap();
+    let auth_file = work.path().join("auth.json");
+    std::fs::write(
+        &auth_file,
+        format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, registry.addr),
+    )
+    .unwrap();
+    let auth_file = auth_file.to_string_lossy().into_owned();
+    let mut podman = isolated.to_vec();
+    podman.retain(|(k, _)| *k != "REGISTRY_AUTH_FILE");
+    podman.push(("REGISTRY_AUTH_FILE", auth_file.as_str()));
+    let inspect = xx(&["image", "inspect", &image], &podman);
+    assert_eq!(inspect.code, 0, "{}", inspect.stderr);
 }
 
 /// A small image in a layout: (layout reference, index digest).

@@ -259,12 +259,16 @@ impl Client {
         let scope = push(repo);
         self.retrying(&format!("upload of {}", desc.digest), || {
             let location = self.start_upload(repo, &scope)?;
-            if desc.size > self.chunk_size {
-                self.upload_chunked(repo, desc, path, &location, &scope)?;
+            let sent = if desc.size > self.chunk_size {
+                self.upload_chunked(repo, desc, path, &location, &scope)
             } else {
-                self.upload_whole(repo, desc, path, &location, &scope)?;
+                self.upload_whole(repo, desc, path, &location, &scope)
+            };
+            // The next attempt opens a new session: release this one.
+            if let Err(Failure::Retry(_)) = &sent {
+                self.cancel(&location, &scope);
             }
-            Ok(Uploaded::Pushed)
+            sent.map(|()| Uploaded::Pushed)
         })
     }
 
