@@ -951,3 +951,63 @@ fn with_deps_and_shared_layer() {
     );
     assert_eq!(r.stderr.lines().count(), 1);
 }
+
+/// Names and link targets longer than ustar holds go in PAX records (POSIX), not GNU
+/// LongLink entries; GNU tar reads the full names back.
+#[test]
+fn long_names_are_pax() {
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    let deep = root.join("d".repeat(120)).join("e".repeat(120));
+    std::fs::create_dir_all(&deep).unwrap();
+    let long_file = deep.join("f".repeat(150));
+    std::fs::write(&long_file, "long\n").unwrap();
+    let target = format!("{}/{}", "d".repeat(120), "x".repeat(110));
+    std::os::unix::fs::symlink(&target, root.join("link")).unwrap();
+    let layout = work.path().join("layout");
+    let r = xx(
+        &[
+            "image",
+            "create",
+            "-q",
+            "--compression",
+            "none",
+            "--platform",
+            &format!("linux/amd64={}", root.display()),
+            "-o",
+            &format!("oci:{}", layout.display()),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let index = check_blobs(&layout, r.stdout.trim(), None);
+    let manifest = check_blobs(
+        &layout,
+        index["manifests"][0]["digest"].as_str().unwrap(),
+        None,
+    );
+    let layer = layout.join("blobs/sha256").join(
+        manifest["layers"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:"),
+    );
+    let bytes = std::fs::read(&layer).unwrap();
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(!has(b"././@LongLink"), "no GNU long-name entries");
+    assert!(has(b" path=") && has(b" linkpath="), "PAX records");
+    let listed = Command::new("tar")
+        .arg("-tvf")
+        .arg(&layer)
+        .output()
+        .unwrap();
+    assert!(listed.status.success());
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    let inside = long_file
+        .strip_prefix(&root)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(listing.contains(&inside), "{listing}");
+    assert!(listing.contains(&format!("link -> {target}")), "{listing}");
+}

@@ -291,13 +291,20 @@ fn write_tar<W: Write>(entries: &[Entry], out: W, mtime: u64) -> Result<W> {
             header.set_entry_type(tar::EntryType::Directory);
             header.set_mode(0o755);
             header.set_size(0);
-            tar.append_data(&mut header, name, io::empty())?;
+            append(&mut tar, &mut header, name, None, io::empty(), mtime)?;
         } else if ft.is_symlink() {
             let target = fs::read_link(&e.path)?;
             header.set_entry_type(tar::EntryType::Symlink);
             header.set_mode(0o777);
             header.set_size(0);
-            tar.append_link(&mut header, name, &target)?;
+            append(
+                &mut tar,
+                &mut header,
+                name,
+                Some(&target),
+                io::empty(),
+                mtime,
+            )?;
         } else if ft.is_file() {
             let key = (meta.dev(), meta.ino());
             if meta.nlink() > 1 {
@@ -305,7 +312,7 @@ fn write_tar<W: Write>(entries: &[Entry], out: W, mtime: u64) -> Result<W> {
                     header.set_entry_type(tar::EntryType::Link);
                     header.set_mode(mode(meta.mode()));
                     header.set_size(0);
-                    tar.append_link(&mut header, name, first)?;
+                    append(&mut tar, &mut header, name, Some(first), io::empty(), mtime)?;
                     continue;
                 }
                 seen_inodes.insert(key, name.clone());
@@ -323,7 +330,7 @@ fn write_tar<W: Write>(entries: &[Entry], out: W, mtime: u64) -> Result<W> {
                 left: len,
                 path: &e.path,
             };
-            tar.append_data(&mut header, name, &mut exact)?;
+            append(&mut tar, &mut header, name, None, &mut exact, mtime)?;
         } else {
             bail!(
                 "{}: only files, directories and symlinks go into a layer",
@@ -332,6 +339,68 @@ fn write_tar<W: Write>(entries: &[Entry], out: W, mtime: u64) -> Result<W> {
         }
     }
     Ok(tar.into_inner()?)
+}
+
+/// One entry. Names and link targets that fit the ustar header go there (with its
+/// prefix field); longer ones go in a PAX extended header before the entry, as POSIX
+/// says (not GNU's LongLink), and the ustar fields keep a truncated copy.
+fn append<W: Write>(
+    tar: &mut tar::Builder<W>,
+    header: &mut tar::Header,
+    name: &Path,
+    link: Option<&Path>,
+    data: impl io::Read,
+    mtime: u64,
+) -> Result<()> {
+    let mut pax = Vec::new();
+    if header.set_path(name).is_err() {
+        let bytes = name.as_os_str().as_bytes();
+        pax_record(&mut pax, "path", bytes);
+        set_truncated(&mut header.as_old_mut().name, bytes);
+        if let Some(ustar) = header.as_ustar_mut() {
+            ustar.prefix = [0; 155];
+        }
+    }
+    if let Some(link) = link {
+        if header.set_link_name(link).is_err() {
+            let bytes = link.as_os_str().as_bytes();
+            pax_record(&mut pax, "linkpath", bytes);
+            set_truncated(&mut header.as_old_mut().linkname, bytes);
+        }
+    }
+    if !pax.is_empty() {
+        let mut x = tar::Header::new_ustar();
+        x.set_entry_type(tar::EntryType::XHeader);
+        x.set_path("PaxHeaders/entry")?;
+        x.set_mode(0o644);
+        x.set_uid(0);
+        x.set_gid(0);
+        x.set_mtime(mtime);
+        x.set_size(pax.len() as u64);
+        x.set_cksum();
+        tar.append(&x, &pax[..])?;
+    }
+    header.set_cksum();
+    tar.append(header, data)?;
+    Ok(())
+}
+
+/// `LEN key=value\n`, LEN counting the whole record, its own digits included.
+fn pax_record(out: &mut Vec<u8>, key: &str, value: &[u8]) {
+    let base = key.len() + value.len() + 3;
+    let mut len = base + base.to_string().len();
+    if len.to_string().len() != base.to_string().len() {
+        len = base + len.to_string().len();
+    }
+    out.extend_from_slice(format!("{len} {key}=").as_bytes());
+    out.extend_from_slice(value);
+    out.push(b'\n');
+}
+
+fn set_truncated(field: &mut [u8], value: &[u8]) {
+    let n = value.len().min(field.len());
+    field.fill(0);
+    field[..n].copy_from_slice(&value[..n]);
 }
 
 /// Yields exactly `left` bytes, or an error naming the file that changed size.
@@ -374,4 +443,21 @@ pub fn tar_dir<W: Write>(dir: &Path, skip: Option<&Path>, out: W, mtime: u64) ->
         skip.as_deref(),
     )?;
     write_tar(&entries, out, mtime)
+}
+
+#[cfg(test)]
+mod pax_tests {
+    use super::pax_record;
+
+    #[test]
+    fn record_lengths_count_themselves() {
+        for len in [1, 5, 90, 93, 94, 95, 96, 97, 98, 990, 995, 996, 997] {
+            let value = vec![b'a'; len];
+            let mut out = Vec::new();
+            pax_record(&mut out, "path", &value);
+            let text = String::from_utf8(out.clone()).unwrap();
+            let (n, _) = text.split_once(' ').unwrap();
+            assert_eq!(n.parse::<usize>().unwrap(), out.len(), "value of {len}");
+        }
+    }
 }
