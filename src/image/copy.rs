@@ -187,7 +187,10 @@ pub fn one_platform(
             .find(|c| c.platform().as_deref() == Some(p))
             .ok_or_else(|| {
                 let have: Vec<String> = children.iter().filter_map(Descriptor::platform).collect();
-                anyhow!("no {p} in the image (it has {})", have.join(", "))
+                anyhow!(
+                    "no {p} in the image (it has {}); name one with --platform, or copy all with --all",
+                    have.join(", ")
+                )
             })?,
         None => {
             let host = super::host_platform();
@@ -312,6 +315,9 @@ pub fn copy(args: &CopyArgs, t: Transport) -> Result<String> {
         }
         (root, bytes)
     } else {
+        // Like skopeo: from an index without --platform, the build machine's platform
+        // (or an error); a single manifest is what it is.
+        let want = want.or_else(|| oci::is_index(&root.media_type).then(super::host_platform));
         one_platform(&src.store, &root, &bytes, want.as_deref(), src.scratch())?
     };
     let dst = Endpoint::destination(&dst_ref, t)?;
