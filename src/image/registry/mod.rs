@@ -390,9 +390,15 @@ impl Client {
                 Ok(v) => return Ok(v),
                 Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::Retry(e)) if n == ATTEMPTS => {
-                    return Err(
-                        e.context(format!("{what} on {} failed {ATTEMPTS} times", self.host))
-                    )
+                    let hint = if self.base.starts_with("https://") {
+                        "is the registry up? a plain-HTTP one needs --insecure"
+                    } else {
+                        "is the registry up?"
+                    };
+                    return Err(e.context(format!(
+                        "{what} on {} failed {ATTEMPTS} times ({hint})",
+                        self.host
+                    )));
                 }
                 Err(Failure::Retry(e)) => {
                     crate::image::progress::note(&format!("{what}: {e:#}; retrying in {delay:?}"));
