@@ -223,6 +223,38 @@ fn push_read_by_skopeo_umoci_and_docker_then_pull() {
     );
     assert!(again.stderr.contains("exists"), "{}", again.stderr);
     assert!(!again.stderr.contains("copied"), "{}", again.stderr);
+
+    // --base from the registry, output to another repository of it: the base layers are
+    // mounted, not downloaded and uploaded again; each platform gets one more layer.
+    let extra = work.path().join("extra");
+    std::fs::write(&extra, "extra\n").unwrap();
+    let based = format!("{}:v2", registry.url("xx/based"));
+    let b = xx(
+        &[
+            "image",
+            "create",
+            "--base",
+            &image,
+            "--platform",
+            &format!("linux/arm64={}", extra.display()),
+            "--platform",
+            &format!("linux/arm/v7={}", extra.display()),
+            "-o",
+            &based,
+        ],
+        &[],
+    );
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    assert!(b.stderr.contains("mounted"), "{}", b.stderr);
+    let table = xx(&["image", "inspect", "--json", &based], &[]);
+    let summary: serde_json::Value = serde_json::from_str(&table.stdout).unwrap();
+    let platforms = summary["platforms"].as_array().unwrap();
+    assert_eq!(platforms.len(), 2);
+    assert!(
+        platforms.iter().all(|p| p["layers"] == 2),
+        "{}",
+        table.stdout
+    );
 }
 
 #[test]
