@@ -21,6 +21,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use ureq::http::Response;
 
 use super::oci::{self, Descriptor, Hashing};
+use super::progress;
 use super::reference::RegistryRef;
 use auth::{Challenge, Credential};
 
@@ -401,7 +402,7 @@ impl Client {
                     )));
                 }
                 Err(Failure::Retry(e)) => {
-                    crate::image::progress::note(&format!("{what}: {e:#}; retrying in {delay:?}"));
+                    progress::note(&format!("{what}: {e:#}; retrying in {delay:?}"));
                     std::thread::sleep(delay);
                     delay *= 2;
                 }
@@ -479,7 +480,10 @@ impl Client {
                     File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
                 file.seek(SeekFrom::Start(*offset))
                     .with_context(|| format!("cannot read {}", path.display()))?;
-                let mut reader = file.take(*len);
+                let mut reader = Counted {
+                    inner: file.take(*len),
+                    transfer: progress::transfer(),
+                };
                 let body = ureq::SendBody::from_reader(&mut reader);
                 let request = request
                     .body(body)
@@ -693,6 +697,7 @@ fn copy_reporting(
     dest: &Path,
 ) -> Attempt<()> {
     let mut buf = vec![0; 256 << 10];
+    let transfer = progress::transfer();
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => return Ok(()),
@@ -702,6 +707,21 @@ fn copy_reporting(
         };
         out.write_all(&buf[..n])
             .map_err(|e| Failure::Fatal(anyhow!("cannot write {}: {e}", dest.display())))?;
+        transfer.moved(n as u64);
+    }
+}
+
+/// An upload body that reports its bytes to the progress line.
+struct Counted<R> {
+    inner: R,
+    transfer: progress::Transfer,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.transfer.moved(n as u64);
+        Ok(n)
     }
 }
 
