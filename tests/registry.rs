@@ -124,6 +124,24 @@ fn push_read_by_skopeo_umoci_and_docker_then_pull() {
         table.stderr
     );
 
+    // A registry name mapped to the endpoint that serves it (XX_REGISTRY_ENDPOINTS).
+    let endpoints = format!("mirror-of-nothing.test={}", registry.addr);
+    let aliased = xx(
+        &[
+            "image",
+            "inspect",
+            "--raw",
+            "mirror-of-nothing.test/xx/hello:v1",
+        ],
+        &[("XX_REGISTRY_ENDPOINTS", endpoints.as_str())],
+    );
+    assert_eq!(
+        aliased.stdout.as_bytes(),
+        raw.stdout.as_slice(),
+        "{}",
+        aliased.stderr
+    );
+
     // skopeo copy --all back to a layout keeps the digest; the layout is valid.
     let copied = work.path().join("skopeo-copy");
     let c = skopeo(&[

@@ -166,15 +166,7 @@ impl RegistryRef {
 
     /// Loopback registries speak plain HTTP, as docker and skopeo allow for them.
     pub fn is_loopback(&self) -> bool {
-        let host = match self.host.rsplit_once(':') {
-            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => &self.host,
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+        is_loopback_host(&self.host)
     }
 
     pub fn with_target(&self, target: Target) -> RegistryRef {
@@ -183,6 +175,33 @@ impl RegistryRef {
             ..self.clone()
         }
     }
+}
+
+/// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Where to connect for a registry name: `XX_REGISTRY_ENDPOINTS` (`NAME=HOST[:PORT]`,
+/// comma-separated) maps names to the hosts that serve them (a mirror, a name whose API
+/// lives elsewhere); credentials stay keyed by the name.
+pub fn endpoint_for(name: &str, config: Option<&str>) -> String {
+    config
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| n.trim() == name)
+        .map(|(_, endpoint)| endpoint.trim().to_string())
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| name.to_string())
 }
 
 fn looks_like_host(host: &str) -> bool {
@@ -244,6 +263,11 @@ mod tests {
         assert_eq!(reg("localhost/app").target, Target::Tag("latest".into()));
         assert!(reg("[::1]:5000/app:x").is_loopback());
         assert!(!reg("registry.example/app").is_loopback());
+        let map = Some("a.test=127.0.0.1:5000, b.test = c.test:443");
+        assert_eq!(endpoint_for("a.test", map), "127.0.0.1:5000");
+        assert_eq!(endpoint_for("b.test", map), "c.test:443");
+        assert_eq!(endpoint_for("d.test", map), "d.test");
+        assert_eq!(endpoint_for("d.test", None), "d.test");
         let d = format!("sha256:{}", "a".repeat(64));
         assert_eq!(reg(&format!("h.example/app@{d}")).target, Target::Digest(d));
         for bad in [

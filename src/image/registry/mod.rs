@@ -73,7 +73,13 @@ pub enum Uploaded {
 impl Client {
     /// A client for one registry host; plain HTTP for loopback or when asked.
     pub fn new(reference: &RegistryRef, insecure: bool) -> Client {
-        let scheme = if insecure || reference.is_loopback() {
+        let endpoint = super::reference::endpoint_for(
+            &reference.host,
+            std::env::var(crate::env_vars::XX_REGISTRY_ENDPOINTS)
+                .ok()
+                .as_deref(),
+        );
+        let scheme = if insecure || super::reference::is_loopback_host(&endpoint) {
             "http"
         } else {
             "https"
@@ -96,7 +102,7 @@ impl Client {
             .unwrap_or(64 << 20);
         Client {
             agent,
-            base: format!("{scheme}://{}", reference.host),
+            base: format!("{scheme}://{endpoint}"),
             host: reference.host.clone(),
             authorization: Mutex::new(HashMap::new()),
             credential: OnceLock::new(),
