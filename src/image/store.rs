@@ -230,6 +230,28 @@ impl Layout {
     }
 }
 
+/// A manifest or config, refused unread when its descriptor claims more than
+/// `MAX_SMALL_BLOB`, and checked against the descriptor's size once read.
+fn small(what: &str, desc: &Descriptor, read: impl FnOnce() -> Result<Vec<u8>>) -> Result<Vec<u8>> {
+    if desc.size > MAX_SMALL_BLOB {
+        bail!(
+            "{what} {} claims {} bytes: refusing (more than 16 MiB)",
+            desc.digest,
+            desc.size
+        );
+    }
+    let bytes = read()?;
+    if bytes.len() as u64 != desc.size {
+        bail!(
+            "{what} {} is {} bytes, its descriptor says {}",
+            desc.digest,
+            bytes.len(),
+            desc.size
+        );
+    }
+    Ok(bytes)
+}
+
 /// Reads to the end, hashing: (reader, hex, size).
 pub fn hash_reader<R: io::Read>(mut r: R) -> Result<(R, String, u64)> {
     let mut w = Hashing::new(io::sink());
@@ -279,57 +301,25 @@ impl Store {
 
     /// A manifest's bytes, checked against the descriptor.
     pub fn manifest(&self, desc: &Descriptor) -> Result<Vec<u8>> {
-        if desc.size > MAX_SMALL_BLOB {
-            bail!(
-                "manifest {} claims {} bytes: refusing (more than 16 MiB)",
-                desc.digest,
-                desc.size
-            );
-        }
-        let bytes = match self {
-            Store::Layout(l) => l.read(&desc.digest)?,
-            Store::Remote(r) => r.client.get_manifest(r.repo(), &desc.digest)?.1,
-        };
-        if bytes.len() as u64 != desc.size {
-            bail!(
-                "manifest {} is {} bytes, its descriptor says {}",
-                desc.digest,
-                bytes.len(),
-                desc.size
-            );
-        }
-        Ok(bytes)
+        small("manifest", desc, || match self {
+            Store::Layout(l) => l.read(&desc.digest),
+            Store::Remote(r) => Ok(r.client.get_manifest(r.repo(), &desc.digest)?.1),
+        })
     }
 
     /// A config or other small blob's bytes, checked against its descriptor.
     pub fn read_small_blob(&self, desc: &Descriptor, scratch: &Path) -> Result<Vec<u8>> {
-        if desc.size > MAX_SMALL_BLOB {
-            bail!(
-                "config {} claims {} bytes: refusing (more than 16 MiB)",
-                desc.digest,
-                desc.size
-            );
-        }
-        let bytes = match self {
-            Store::Layout(l) => l.read(&desc.digest)?,
+        small("config", desc, || match self {
+            Store::Layout(l) => l.read(&desc.digest),
             Store::Remote(r) => {
                 let path = scratch.join(format!("{}.small", desc.hex().unwrap_or("blob")));
                 r.client.get_blob(r.repo(), desc, &path)?;
                 let bytes =
                     fs::read(&path).with_context(|| format!("cannot read {}", path.display()));
                 let _ = fs::remove_file(&path);
-                bytes?
+                bytes
             }
-        };
-        if bytes.len() as u64 != desc.size {
-            bail!(
-                "blob {} is {} bytes, its descriptor says {}",
-                desc.digest,
-                bytes.len(),
-                desc.size
-            );
-        }
-        Ok(bytes)
+        })
     }
 
     /// Whether a tag or digest names something here.

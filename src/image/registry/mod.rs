@@ -263,30 +263,31 @@ impl Client {
 
     /// Uploads a blob from `path` (callers HEAD first: `has_blob`).
     pub fn put_blob(&self, repo: &str, desc: &Descriptor, path: &Path) -> Result<Uploaded> {
-        let scope = push(repo);
+        let up = Upload {
+            repo,
+            desc,
+            path,
+            scope: push(repo),
+        };
         self.retrying(&format!("upload of {}", desc.digest), || {
-            let location = self.start_upload(repo, &scope)?;
+            let location = self.start_upload(repo, &up.scope)?;
             let sent = if desc.size > self.chunk_size {
-                self.upload_chunked(repo, desc, path, &location, &scope)
+                self.upload_chunked(&up, &location)
             } else {
-                self.upload_whole(repo, desc, path, &location, &scope)
+                self.upload_whole(&up, &location)
             };
             // The next attempt opens a new session: release this one.
             if let Err(Failure::Retry(_)) = &sent {
-                self.cancel(&location, &scope);
+                self.cancel(&location, &up.scope);
             }
             sent.map(|()| Uploaded::Pushed)
         })
     }
 
-    fn upload_whole(
-        &self,
-        repo: &str,
-        desc: &Descriptor,
-        path: &Path,
-        location: &str,
-        scope: &str,
-    ) -> Attempt<()> {
+    fn upload_whole(&self, up: &Upload, location: &str) -> Attempt<()> {
+        let Upload {
+            repo, desc, path, ..
+        } = *up;
         let url = with_query(location, "digest", &desc.digest);
         let len = desc.size.to_string();
         let headers = [
@@ -298,28 +299,24 @@ impl Client {
             offset: 0,
             len: desc.size,
         };
-        let resp = self.send("PUT", &url, scope, &headers, body)?;
+        let resp = self.send("PUT", &url, &up.scope, &headers, body)?;
         match resp.status().as_u16() {
             201 | 204 => Ok(()),
             // Some registries take blobs only in chunks.
             405 | 413 | 416 => {
                 drop(resp);
-                self.cancel(location, scope);
-                let location = self.start_upload(repo, scope)?;
-                self.upload_chunked(repo, desc, path, &location, scope)
+                self.cancel(location, &up.scope);
+                let location = self.start_upload(repo, &up.scope)?;
+                self.upload_chunked(up, &location)
             }
             _ => Err(self.refused(resp, &format!("upload of {} to {repo}", desc.digest))),
         }
     }
 
-    fn upload_chunked(
-        &self,
-        repo: &str,
-        desc: &Descriptor,
-        path: &Path,
-        location: &str,
-        scope: &str,
-    ) -> Attempt<()> {
+    fn upload_chunked(&self, up: &Upload, location: &str) -> Attempt<()> {
+        let Upload {
+            repo, desc, path, ..
+        } = *up;
         let mut location = location.to_string();
         let mut offset = 0;
         let chunk = self.chunk_size.max(1);
@@ -333,7 +330,7 @@ impl Client {
                 ("Content-Length", length.as_str()),
             ];
             let body = Body::File { path, offset, len };
-            let resp = self.send("PATCH", &location, scope, &headers, body)?;
+            let resp = self.send("PATCH", &location, &up.scope, &headers, body)?;
             if resp.status().as_u16() != 202 {
                 return Err(
                     self.refused(resp, &format!("chunk {range} of {} to {repo}", desc.digest))
@@ -343,7 +340,13 @@ impl Client {
             offset += len;
         }
         let url = with_query(&location, "digest", &desc.digest);
-        let resp = self.send("PUT", &url, scope, &[("Content-Length", "0")], Body::Empty)?;
+        let resp = self.send(
+            "PUT",
+            &url,
+            &up.scope,
+            &[("Content-Length", "0")],
+            Body::Empty,
+        )?;
         match resp.status().as_u16() {
             201 | 204 => Ok(()),
             _ => Err(self.refused(resp, &format!("upload of {} to {repo}", desc.digest))),
@@ -667,6 +670,14 @@ impl Client {
             .unwrap_or_else(|| format!("HTTP {status}"));
         Failure::Fatal(anyhow!("{} refused {what}: {detail}", self.host))
     }
+}
+
+/// One blob on its way up.
+struct Upload<'a> {
+    repo: &'a str,
+    desc: &'a Descriptor,
+    path: &'a Path,
+    scope: String,
 }
 
 enum Body<'a> {
