@@ -49,6 +49,10 @@ impl Base {
         }
         let mut images = HashMap::new();
         for (p, desc, manifest) in found {
+            // The first entry for a platform, as containerd picks it.
+            if images.contains_key(&p) {
+                continue;
+            }
             let blobs = oci::children(&manifest)?;
             let layers = blobs.get(1..).unwrap_or_default().to_vec();
             let config = read_config(&endpoint.store, &manifest, endpoint.scratch())?;
@@ -64,8 +68,6 @@ impl Base {
         }
         for w in wanted {
             if !images.contains_key(w) {
-                let mut have: Vec<&String> = images.keys().collect();
-                have.sort();
                 bail!(
                     "--base {reference} has no {w}; build only the platforms it has, or pick a base with {w}"
                 );

@@ -73,6 +73,7 @@ pub fn merge(args: &MergeArgs, t: Transport) -> Result<String> {
         }
         let dst = Endpoint::destination(&target_ref, t)?;
         let mut children: Vec<(String, Descriptor)> = Vec::new();
+        let mut kept_annotations = serde_json::Map::new();
         if args.append && dst.store.exists(&dst.target)? {
             let existing = Endpoint::source(&dst.reference, t)?;
             let (root, bytes) = existing.store.resolve(&existing.target)?;
@@ -81,6 +82,10 @@ pub fn merge(args: &MergeArgs, t: Transport) -> Result<String> {
             }
             for child in oci::children(&bytes)? {
                 children.push((child.platform().unwrap_or_default(), child));
+            }
+            let old: Value = serde_json::from_slice(&bytes)?;
+            if let Some(a) = old["annotations"].as_object() {
+                kept_annotations = a.clone();
             }
         }
         for e in &entries {
@@ -92,15 +97,24 @@ pub fn merge(args: &MergeArgs, t: Transport) -> Result<String> {
                 dst.scratch(),
                 t,
             )?;
-            match children.iter_mut().find(|(p, _)| *p == e.platform) {
-                Some(slot) => slot.1 = e.desc.clone(),
+            match children.iter().position(|(p, _)| *p == e.platform) {
+                Some(i) => {
+                    let replaced = std::mem::replace(&mut children[i].1, e.desc.clone());
+                    // Attestations of the replaced manifest describe nothing here any more.
+                    children.retain(|(_, d)| {
+                        d.extra
+                            .get("annotations")
+                            .and_then(|a| a.get("vnd.docker.reference.digest"))
+                            != Some(&json!(replaced.digest))
+                    });
+                }
                 None => children.push((e.platform.clone(), e.desc.clone())),
             }
         }
         if children.is_empty() {
             bail!("no platform left to put in the index (check --platform)");
         }
-        let (index, bytes) = index_of(&children, &args.annotations)?;
+        let (index, bytes) = index_of(&children, kept_annotations, &args.annotations)?;
         dst.store.put_manifest(&index, &bytes)?;
         dst.finish(&index, &bytes)?;
         digest = index.digest;
@@ -158,6 +172,7 @@ fn platform_entries(src: &Endpoint, source: usize) -> Result<Vec<Entry>> {
 /// `docker manifest create` makes for them).
 fn index_of(
     children: &[(String, Descriptor)],
+    mut kept: serde_json::Map<String, Value>,
     annotations: &[String],
 ) -> Result<(Descriptor, Vec<u8>)> {
     let docker = children
@@ -175,11 +190,15 @@ fn index_of(
         })
         .collect();
     let mut index = json!({ "schemaVersion": 2, "mediaType": media_type, "manifests": manifests });
-    if !annotations.is_empty() {
-        if docker {
-            bail!("--annotation: a Docker manifest list has no annotations (its children are Docker manifests)");
-        }
-        index["annotations"] = super::key_values(annotations);
+    if !annotations.is_empty() && docker {
+        bail!("--annotation: a Docker manifest list has no annotations (its children are Docker manifests)");
+    }
+    // The appended-to index's annotations stay, the new ones win.
+    if let Value::Object(new) = super::key_values(annotations) {
+        kept.extend(new);
+    }
+    if !kept.is_empty() && !docker {
+        index["annotations"] = Value::Object(kept);
     }
     let bytes = serde_json::to_vec(&index)?;
     Ok((Descriptor::of(media_type, &bytes), bytes))
