@@ -54,6 +54,7 @@ env_vars! {
     SOURCE_DATE_EPOCH, "image", "Seconds since 1970: every layer entry's mtime and the config's `created` (default 0).";
     XX_REGISTRY_CHUNK_SIZE, "image", "Blobs larger than this many bytes are uploaded in chunks of this size (default 67108864).";
     XX_REGISTRY_ENDPOINTS, "image", "NAME=HOST[:PORT],…: connect to HOST for references naming registry NAME (a mirror, or where NAME's API lives); credentials stay NAME's.";
+    SSL_CERT_FILE, "image", "PEM bundle of the CAs registries are checked against (default /etc/ssl/certs/ca-certificates.crt, else Mozilla's roots).";
     DOCKER_CONFIG, "image", "Directory of the docker config.json with registry credentials (default ~/.docker).";
     REGISTRY_AUTH_FILE, "image", "Podman/skopeo auth.json, read when the docker config has nothing for the registry.";
     XX_HOST_ROOT, "all", "Read /etc/os-release, /etc/alpine-release and /xx-sdk under this directory (tests).";

@@ -93,6 +93,7 @@ impl Client {
             .timeout_per_read(Some(Duration::from_secs(60)))
             .timeout_per_write(Some(Duration::from_secs(60)))
             .timeout_recv_response(Some(Duration::from_secs(600)))
+            .tls_config(tls_config())
             .build()
             .new_agent();
         let chunk_size = std::env::var(crate::env_vars::XX_REGISTRY_CHUNK_SIZE)
@@ -690,6 +691,36 @@ enum Body<'a> {
     },
 }
 
+/// The system's CA bundle (`SSL_CERT_FILE`, else Debian's ca-certificates file), so a
+/// registry signed by a CA added with update-ca-certificates is trusted; the bundled
+/// Mozilla roots when neither is there.
+fn tls_config() -> ureq::tls::TlsConfig {
+    let file = std::env::var_os(crate::env_vars::SSL_CERT_FILE)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
+    tls_config_from(&file)
+}
+
+fn tls_config_from(file: &Path) -> ureq::tls::TlsConfig {
+    use ureq::tls::{parse_pem, PemItem, RootCerts, TlsConfig};
+    let certs: Vec<_> = std::fs::read(file)
+        .map(|pem| {
+            parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(PemItem::Certificate(c)) => Some(c.to_owned()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let roots = if certs.is_empty() {
+        RootCerts::WebPki
+    } else {
+        RootCerts::from(certs)
+    };
+    TlsConfig::builder().root_certs(roots).build()
+}
+
 /// An upload Location as a URL: absolute as given, `//host/…` with our scheme, `/path`
 /// on our origin, anything else relative to the uploads directory (RFC 3986 in short).
 fn resolve_location(base: &str, loc: &str) -> String {
@@ -770,6 +801,27 @@ fn path_of(url: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roots_from_a_pem_bundle_else_mozilla() {
+        use ureq::tls::RootCerts;
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("bundle.pem");
+        std::fs::write(
+            &pem,
+            "junk\n-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\n\
+             -----BEGIN CERTIFICATE-----\nAwQF\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        match tls_config_from(&pem).root_certs() {
+            RootCerts::Specific(certs) => assert_eq!(certs.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            tls_config_from(&dir.path().join("missing")).root_certs(),
+            RootCerts::WebPki
+        ));
+    }
 
     #[test]
     fn locations_resolve_against_the_registry() {
