@@ -42,7 +42,7 @@ impl Base {
                 }
             }
         } else {
-            let config = read_config(&endpoint.store, &bytes, endpoint.scratch())?;
+            let config = endpoint.store.config(&bytes, endpoint.scratch())?;
             let p = oci::platform_text(&config)
                 .ok_or_else(|| anyhow!("--base {reference}: its config names no platform"))?;
             found.push((p, root, bytes));
@@ -55,7 +55,7 @@ impl Base {
             }
             let blobs = oci::children(&manifest)?;
             let layers = blobs.get(1..).unwrap_or_default().to_vec();
-            let config = read_config(&endpoint.store, &manifest, endpoint.scratch())?;
+            let config = endpoint.store.config(&manifest, endpoint.scratch())?;
             let platform = desc.extra.get("platform").cloned();
             images.insert(
                 p,
@@ -100,13 +100,4 @@ impl Base {
         layers.sort_by(|a, b| a.digest.cmp(&b.digest));
         copy::copy_blobs(&self.endpoint.store, dst, &layers, scratch, t)
     }
-}
-
-fn read_config(store: &Store, manifest: &[u8], scratch: &Path) -> Result<Value> {
-    let config = oci::children(manifest)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow!("base manifest without a config"))?;
-    let bytes = store.read_small_blob(&config, scratch)?;
-    serde_json::from_slice(&bytes).map_err(|_| anyhow!("base config {} is not JSON", config.digest))
 }

@@ -166,13 +166,9 @@ pub fn one_platform(
 ) -> Result<(Descriptor, Vec<u8>)> {
     if !oci::is_index(&root.media_type) {
         if let Some(p) = want {
-            let config = oci::children(bytes)?
-                .into_iter()
-                .next()
-                .ok_or_else(|| anyhow!("{}: manifest without a config", root.digest))?;
-            let config: serde_json::Value =
-                serde_json::from_slice(&store.read_small_blob(&config, scratch)?)
-                    .map_err(|_| anyhow!("{}: config is not JSON", root.digest))?;
+            let config = store
+                .config(bytes, scratch)
+                .with_context(|| root.digest.clone())?;
             let have = oci::platform_text(&config).unwrap_or_default();
             if have != p {
                 bail!("the image is {have}, not {p} (a single-platform image)");

@@ -23,6 +23,9 @@ pub type Extra = BTreeMap<PathBuf, PathBuf>;
 
 /// The closure for the ELF files among `files` (layer path, host path).
 pub fn closure(platform: &str, files: &[(PathBuf, PathBuf)]) -> Result<Extra> {
+    if files.is_empty() {
+        bail!("--with-deps {platform}: the input has no files to look at");
+    }
     let mut ctx = Context::from_process().clone_vars();
     ctx.set_var(ev::TARGETPAIR, "");
     ctx.set_var(ev::TARGETPLATFORM, platform);
@@ -147,39 +150,4 @@ fn missing(platform: &str, inside: &Path, lib: &str, search: &[PathBuf]) -> anyh
         inside.display(),
         dirs.join(", ")
     )
-}
-
-/// Every regular file of an input: (layer path, host path).
-pub fn input_files(root: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
-    let mut out = Vec::new();
-    if root.is_file() {
-        let name = root
-            .file_name()
-            .ok_or_else(|| anyhow!("{} has no file name", root.display()))?;
-        out.push((PathBuf::from(name), root.to_path_buf()));
-        return Ok(out);
-    }
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
-        {
-            let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
-            let ft = entry.file_type()?;
-            let path = entry.path();
-            if ft.is_dir() {
-                stack.push(path);
-            } else if ft.is_file() {
-                let inside = path
-                    .strip_prefix(root)
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default();
-                out.push((inside, path));
-            }
-        }
-    }
-    if out.is_empty() {
-        bail!("{}: nothing to look at for --with-deps", root.display());
-    }
-    Ok(out)
 }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 
 pub use super::deps::Extra;
+use super::oci;
 pub use super::oci::{hex, Hashing};
 use super::pgzip::{ParallelGzip, BLOCK};
 use super::store::Layout;
@@ -45,9 +46,9 @@ impl Compression {
 
     pub fn media_type(self) -> &'static str {
         match self {
-            Compression::Gzip { .. } => "application/vnd.oci.image.layer.v1.tar+gzip",
-            Compression::Zstd { .. } => "application/vnd.oci.image.layer.v1.tar+zstd",
-            Compression::None => "application/vnd.oci.image.layer.v1.tar",
+            Compression::Gzip { .. } => oci::LAYER_GZIP,
+            Compression::Zstd { .. } => oci::LAYER_ZSTD,
+            Compression::None => oci::LAYER_TAR,
         }
     }
 
@@ -95,15 +96,9 @@ pub fn write(source: &Source, extra: &Extra, layout: &Layout, how: Encoding) -> 
         mtime,
         threads,
     } = how;
-    let (blobs, tmp_dir) = (layout.blobs(), layout.tmp_dir());
-    let layout = &layout.dir;
-    let skip = layout.canonicalize().ok();
+    let skip = layout.dir.canonicalize().ok();
     let entries = collect(source, extra, skip.as_deref())?;
-    let tmp = tmp_dir.join(format!(
-        "layer.{}.{:?}.tmp",
-        std::process::id(),
-        std::thread::current().id()
-    ));
+    let tmp = layout.tmp_path("layer");
     let file = File::options()
         .write(true)
         .create_new(true)
@@ -117,7 +112,7 @@ pub fn write(source: &Source, extra: &Extra, layout: &Layout, how: Encoding) -> 
             return Err(e);
         }
     };
-    let blob = blobs.join(&written.digest["sha256:".len()..]);
+    let blob = layout.blob_path(&written.digest)?;
     fs::rename(&tmp, &blob).with_context(|| format!("cannot write {}", blob.display()))?;
     Ok(written)
 }
@@ -431,6 +426,15 @@ fn mode(m: u32) -> u32 {
     } else {
         0o644
     }
+}
+
+/// The regular files of an input, as (path in the layer, path here), in layer order.
+pub fn regular_files(source: &Source) -> Result<Vec<(PathBuf, PathBuf)>> {
+    Ok(collect(source, &Extra::new(), None)?
+        .into_iter()
+        .filter(|e| fs::symlink_metadata(&e.path).is_ok_and(|m| m.is_file()))
+        .map(|e| (e.inside, e.path))
+        .collect())
 }
 
 /// A directory's contents as one uncompressed tar (archives of layouts), with the same

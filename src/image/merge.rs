@@ -2,7 +2,7 @@
 //! in the order given (what `docker manifest create` and `buildx imagetools create`
 //! do, without reordering), copying what the target lacks.
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::{json, Value};
 
 use super::copy::{self, Endpoint, Transport};
@@ -143,13 +143,10 @@ fn platform_entries(src: &Endpoint, source: usize) -> Result<Vec<Entry>> {
         }
         return Ok(out);
     }
-    let config_desc = oci::children(&bytes)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow!("{}: manifest without a config", src.reference))?;
-    let config: Value =
-        serde_json::from_slice(&src.store.read_small_blob(&config_desc, src.scratch())?)
-            .map_err(|_| anyhow!("{}: config is not JSON", src.reference))?;
+    let config = src
+        .store
+        .config(&bytes, src.scratch())
+        .with_context(|| src.reference.to_string())?;
     let platform = oci::platform_text(&config)
         .ok_or_else(|| anyhow!("{}: its config names no platform", src.reference))?;
     let mut field = json!({ "architecture": config["architecture"], "os": config["os"] });

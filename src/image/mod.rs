@@ -103,11 +103,10 @@ impl Format {
     /// A base layer's type in this format: the same bytes under the OCI or the Docker
     /// name for gzip tars; other types only where the format has them.
     fn base_layer_type(self, media_type: &str) -> Result<&str> {
-        let gzip = media_type == oci::DOCKER_LAYER_GZIP
-            || media_type == Compression::Gzip { level: 0 }.media_type();
+        let gzip = media_type == oci::DOCKER_LAYER_GZIP || media_type == oci::LAYER_GZIP;
         match (self.docker, gzip) {
             (true, true) => Ok(oci::DOCKER_LAYER_GZIP),
-            (false, true) => Ok(Compression::Gzip { level: 0 }.media_type()),
+            (false, true) => Ok(oci::LAYER_GZIP),
             (true, false) => bail!("--format docker: the base has a {media_type} layer, which Docker v2 schema 2 cannot name; use --format oci"),
             (false, false) => Ok(media_type),
         }
@@ -132,10 +131,7 @@ pub fn create(args: &CreateArgs, t: Transport) -> Result<String> {
         .collect::<Result<Vec<_>>>()?;
     if args.with_deps {
         for p in &mut inputs {
-            let root = match &p.source {
-                Source::Dir(d) | Source::File(d) => d.clone(),
-            };
-            p.extra = deps::closure(&p.name(), &deps::input_files(&root)?)?;
+            p.extra = deps::closure(&p.name(), &layer::regular_files(&p.source)?)?;
         }
     }
     if inputs.is_empty() {

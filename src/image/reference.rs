@@ -123,7 +123,7 @@ fn path_and_tag(text: &str, rest: &str) -> Result<(PathBuf, String)> {
 impl RegistryRef {
     pub fn parse(text: &str) -> Result<RegistryRef> {
         let (name, target) = if let Some((n, d)) = text.split_once('@') {
-            if !is_digest(d) {
+            if super::oci::digest_hex(d).is_none() {
                 bail!("{d:?} is not a sha256:<64 hex> digest");
             }
             (n, Target::Digest(d.to_string()))
@@ -206,11 +206,6 @@ pub fn endpoint_for(name: &str, config: Option<&str>) -> String {
 
 fn looks_like_host(host: &str) -> bool {
     !host.is_empty() && (host.contains('.') || host.contains(':') || host == "localhost")
-}
-
-pub fn is_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }
 
 #[cfg(test)]

@@ -322,6 +322,16 @@ impl Store {
         })
     }
 
+    /// The config a manifest names, as JSON.
+    pub fn config(&self, manifest: &[u8], scratch: &Path) -> Result<serde_json::Value> {
+        let config = oci::children(manifest)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow!("a manifest without a config"))?;
+        serde_json::from_slice(&self.read_small_blob(&config, scratch)?)
+            .map_err(|_| anyhow!("config {} is not JSON", config.digest))
+    }
+
     /// Whether a tag or digest names something here.
     pub fn exists(&self, target: &Target) -> Result<bool> {
         match self {

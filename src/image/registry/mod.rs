@@ -117,32 +117,32 @@ impl Client {
 
     /// Whether the repository has this blob (HEAD).
     pub fn has_blob(&self, repo: &str, digest: &str) -> Result<bool> {
-        let url = format!("{}/v2/{repo}/blobs/{digest}", self.base);
-        self.retrying(&format!("HEAD {digest}"), || {
-            let resp = self.send("HEAD", &url, &pull(repo), &[], Body::Empty)?;
-            match resp.status().as_u16() {
-                200 => Ok(true),
-                404 => Ok(false),
-                _ => Err(self.refused(resp, &format!("HEAD of blob {digest} in {repo}"))),
-            }
-        })
+        self.exists(repo, "blobs", digest, &[])
     }
 
-    /// Whether the repository has this manifest (HEAD by digest).
+    /// Whether the repository has this manifest (HEAD by digest or tag).
     pub fn has_manifest(&self, repo: &str, digest: &str) -> Result<bool> {
-        let url = format!("{}/v2/{repo}/manifests/{digest}", self.base);
-        self.retrying(&format!("HEAD {digest}"), || {
-            let resp = self.send(
-                "HEAD",
-                &url,
-                &pull(repo),
-                &[("Accept", ACCEPT)],
-                Body::Empty,
-            )?;
+        self.exists(repo, "manifests", digest, &[("Accept", ACCEPT)])
+    }
+
+    /// HEAD of `/v2/<repo>/<kind>/<target>`: 200 yes, 404 no, anything else an error.
+    fn exists(
+        &self,
+        repo: &str,
+        kind: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<bool> {
+        let url = format!("{}/v2/{repo}/{kind}/{target}", self.base);
+        self.retrying(&format!("HEAD {target}"), || {
+            let resp = self.send("HEAD", &url, &pull(repo), headers, Body::Empty)?;
             match resp.status().as_u16() {
                 200 => Ok(true),
                 404 => Ok(false),
-                _ => Err(self.refused(resp, &format!("HEAD of manifest {digest} in {repo}"))),
+                _ => Err(self.refused(
+                    resp,
+                    &format!("HEAD of {} {target} in {repo}", kind.trim_end_matches('s')),
+                )),
             }
         })
     }
