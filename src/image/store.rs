@@ -145,8 +145,9 @@ impl Layout {
                 .sync_all()?;
             if format!("sha256:{hex}") != desc.digest || size != desc.size {
                 bail!(
-                    "blob {} does not match its content ({size} bytes, sha256:{hex})",
-                    desc.digest
+                    "blob {} is corrupt ({size} bytes hashing to sha256:{hex}, {} expected): refusing it",
+                    desc.digest,
+                    desc.size
                 );
             }
             fs::rename(&tmp, &dest).with_context(|| format!("cannot write {}", dest.display()))
@@ -374,8 +375,8 @@ impl Store {
                 if d.blob_path(&desc.digest)?.exists() {
                     return Ok(Uploaded::Exists);
                 }
-                let path = s.verify(desc)?;
-                d.ingest(desc, &path)?;
+                // ingest checks digest and size as it copies: no hashing pass before.
+                d.ingest(desc, &s.blob_path(&desc.digest)?)?;
                 Ok(Uploaded::Pushed)
             }
             (Store::Layout(s), Store::Remote(d)) => {
