@@ -50,6 +50,13 @@ impl Context {
         self.root.join(absolute.trim_start_matches('/'))
     }
 
+    /// Where scratch directories go: `TMPDIR`, else `/tmp`.
+    pub fn temp_dir(&self) -> PathBuf {
+        self.var("TMPDIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp"))
+    }
+
     /// The host's `uname -m`, or `XX_HOST_MARCH` when set (tests, and hosts that lie).
     pub fn host_march(&self) -> String {
         if let Some(m) = self.var(env_vars::XX_HOST_MARCH) {

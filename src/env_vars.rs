@@ -54,6 +54,8 @@ env_vars! {
     SOURCE_DATE_EPOCH, "image", "Seconds since 1970: every layer entry's mtime and the config's `created` (default 0).";
     XX_REGISTRY_CHUNK_SIZE, "image", "Blobs larger than this many bytes are uploaded in chunks of this size (default 67108864).";
     XX_REGISTRY_ENDPOINTS, "image", "NAME=HOST[:PORT],…: connect to HOST for references naming registry NAME (a mirror, or where NAME's API lives); credentials stay NAME's.";
+    XX_NET_MIN_RATE, "image", "Bytes per second a download must average over each window (default 1024); a slower one is dropped and retried.";
+    XX_NET_RATE_WINDOW, "image", "Seconds of the window XX_NET_MIN_RATE is checked over (default 30).";
     SSL_CERT_FILE, "image", "PEM bundle of the CAs registries are checked against (default /etc/ssl/certs/ca-certificates.crt, else Mozilla's roots).";
     DOCKER_CONFIG, "image", "Directory of the docker config.json with registry credentials (default ~/.docker).";
     REGISTRY_AUTH_FILE, "image", "Podman/skopeo auth.json, read when the docker config has nothing for the registry.";

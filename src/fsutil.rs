@@ -8,20 +8,80 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-/// Writes `path` atomically. The temp file is created exclusively (a planted symlink or
-/// file of that name is not followed) and removed if anything fails.
+use crate::scratch::TempFile;
+
+/// Writes `path` atomically: a temp file beside it (random name, created exclusively, so
+/// a planted symlink or file is never followed), flushed to disk, renamed over `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_name(path);
-    let result = File::options()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-        .and_then(|()| fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let (dir, prefix) = temp_place(path);
+    let mut tmp = TempFile::new_in(dir, &prefix)?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+}
+
+/// The directory a temp file for `path` goes in (the same, so a rename finishes it), and
+/// the prefix of its name; what a killed run left under that prefix is removed.
+fn temp_place(path: &Path) -> (&Path, String) {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{name}.");
+    crate::scratch::remove_stale(dir, &prefix);
+    (dir, prefix)
+}
+
+/// Makes `at` a symlink to `to`, replacing what is there in one rename (a concurrent
+/// reader never sees it missing). The link is made under a random temp name first.
+pub fn symlink_atomic(at: &Path, to: &Path) -> Result<()> {
+    let (dir, prefix) = temp_place(at);
+    let tmp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(crate::scratch::TEMP_SUFFIX)
+        .make_in(dir, |p| std::os::unix::fs::symlink(to, p))
+        .with_context(|| format!("cannot create {}", at.display()))?;
+    tmp.persist(at)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot create {}", at.display()))?;
+    Ok(())
+}
+
+/// Opens an existing regular file to read, never through a symlink and never blocking on
+/// a FIFO or device (`O_NOFOLLOW|O_NONBLOCK`); what was opened is checked to be a regular
+/// file, so a path swapped between a check and the open cannot pass something else off.
+pub fn open_regular(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => std::io::Error::other("is a symlink, not a regular file"),
+            _ => e,
+        })?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("is not a regular file"));
     }
-    result.with_context(|| format!("cannot write {}", path.display()))
+    Ok(file)
+}
+
+/// Reads a whole regular file (see [`open_regular`]) of at most `max` bytes.
+pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = open_regular(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > max {
+        anyhow::bail!("{} is larger than {max} bytes: refusing it", path.display());
+    }
+    Ok(bytes)
 }
 
 /// Points `at` to `to`. An existing entry is replaced only when it is ours: a link to
@@ -36,12 +96,7 @@ pub fn link(at: &Path, to: &Path) -> Result<()> {
             return Ok(());
         }
     }
-    let tmp = temp_name(at);
-    let result = std::os::unix::fs::symlink(to, &tmp).and_then(|()| fs::rename(&tmp, at));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot create {}", at.display()))
+    symlink_atomic(at, to)
 }
 
 /// The running xx binary, resolved once per process (xx-cc looks itself up several
@@ -62,18 +117,6 @@ pub fn points_to_this_exe(path: &Path) -> bool {
         (Ok(me), Ok(target)) => me == target,
         _ => false,
     }
-}
-
-fn temp_name(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.{nanos}.tmp", std::process::id()))
 }
 
 /// An exclusive lock on `path`, held while the File lives (and across `exec` when

@@ -4,6 +4,7 @@
 //! times per Dockerfile, so nothing here may cost more than a few microseconds.
 
 pub mod apt;
+mod cas;
 pub mod cargo;
 pub mod cc;
 mod cli;
@@ -13,7 +14,10 @@ mod fsutil;
 pub mod image;
 pub mod info;
 mod links;
+pub mod net;
 pub mod platform;
+mod progress;
+mod scratch;
 pub mod verify;
 
 use std::process::ExitCode;

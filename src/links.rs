@@ -20,12 +20,7 @@ pub fn install(dir: &Path, names: &[&str], force: bool) -> Result<Vec<PathBuf>> 
             }
             bail!("{} exists; pass --force to replace it", link.display());
         }
-        let tmp = dir.join(format!(".xx-{name}.{}.tmp", std::process::id()));
-        let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(exe, &tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        std::fs::rename(&tmp, &link)
-            .with_context(|| format!("cannot create {}", link.display()))?;
+        crate::fsutil::symlink_atomic(&link, exe)?;
         made.push(link);
     }
     Ok(made)

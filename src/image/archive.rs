@@ -4,6 +4,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Component, Path};
 
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -12,42 +13,34 @@ use serde_json::{json, Value};
 use super::layer;
 use super::oci::{self, Descriptor};
 use super::store::Layout;
+use crate::scratch::TempFile;
 
 /// Packs `layout` into `file` through a temp file next to it (all or nothing).
 pub fn pack(layout: &Path, file: &Path) -> Result<()> {
-    let tmp = sibling(file, "tmp");
-    let result = (|| {
-        let out = File::options()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        let skip = layout.join(".xx-tmp");
-        let out = layer::tar_dir(
-            layout,
-            Some(&skip),
-            BufWriter::with_capacity(1 << 20, out),
-            0,
-        )?;
-        let out = out
-            .into_inner()
-            .map_err(|e| anyhow!("cannot write {}: {}", tmp.display(), e.error()))?;
-        out.sync_all()?;
-        fs::rename(&tmp, file).with_context(|| format!("cannot write {}", file.display()))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// `.NAME.xx-WHAT.PID` beside `file`: same file system, so a rename finishes it.
-pub fn sibling(file: &Path, what: &str) -> std::path::PathBuf {
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "archive".into());
-    file.with_file_name(format!(".{name}.xx-{what}.{}", std::process::id()))
+    let tmp = TempFile::new_in(parent_dir(file), &format!(".{name}."))?;
+    let skip = layout.join(".xx-tmp");
+    let out = layer::tar_dir(
+        layout,
+        Some(&skip),
+        BufWriter::with_capacity(1 << 20, tmp),
+        0,
+    )?;
+    let tmp = out
+        .into_inner()
+        .map_err(|e| anyhow!("cannot write {}: {}", file.display(), e.error()))?;
+    tmp.persist(file)
+}
+
+/// The directory a file is in (`.` for a bare name).
+pub fn parent_dir(file: &Path) -> &Path {
+    match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
 }
 
 /// Extracts the layout files (`oci-layout`, `index.json`, `blobs/sha256/<hex>`) of an
@@ -80,8 +73,14 @@ pub fn unpack(file: &Path, dir: &Path) -> Result<()> {
             continue;
         }
         let dest = dir.join(parts.join("/"));
-        let mut out =
-            File::create(&dest).with_context(|| format!("cannot write {}", dest.display()))?;
+        // `dir` is a fresh private scratch dir: nothing in it is a link, and none is made.
+        let mut out = File::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&dest)
+            .with_context(|| format!("cannot write {}", dest.display()))?;
         io::copy(&mut entry, &mut out).map_err(bad)?;
         out.flush()?;
     }

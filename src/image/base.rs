@@ -28,7 +28,7 @@ pub struct BaseImage {
 
 impl Base {
     /// Opens the base and reads the manifests and configs of the `wanted` platforms.
-    pub fn open(reference: &str, wanted: &[String], t: Transport) -> Result<Base> {
+    pub fn open(reference: &str, wanted: &[String], t: Transport<'_>) -> Result<Base> {
         let parsed = Reference::parse(reference).map_err(|e| anyhow!("--base {e}"))?;
         let endpoint = Endpoint::source(&parsed, t)?;
         let (root, bytes) = endpoint.store.resolve(&endpoint.target)?;
@@ -42,7 +42,7 @@ impl Base {
                 }
             }
         } else {
-            let config = endpoint.store.config(&bytes, endpoint.scratch())?;
+            let config = endpoint.store.config(&bytes)?;
             let p = oci::platform_text(&config)
                 .ok_or_else(|| anyhow!("--base {reference}: its config names no platform"))?;
             found.push((p, root, bytes));
@@ -55,7 +55,7 @@ impl Base {
             }
             let blobs = oci::children(&manifest)?;
             let layers = blobs.get(1..).unwrap_or_default().to_vec();
-            let config = endpoint.store.config(&manifest, endpoint.scratch())?;
+            let config = endpoint.store.config(&manifest)?;
             let platform = desc.extra.get("platform").cloned();
             images.insert(
                 p,
@@ -88,7 +88,7 @@ impl Base {
 
     /// The base layers into the destination (skipped when there, mounted when the
     /// registry allows).
-    pub fn copy_blobs(&self, dst: &Store, scratch: &Path, t: Transport) -> Result<()> {
+    pub fn copy_blobs(&self, dst: &Store, scratch: &Path, t: Transport<'_>) -> Result<()> {
         let mut layers: Vec<Descriptor> = Vec::new();
         for image in self.images.values() {
             for l in &image.layers {

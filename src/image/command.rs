@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
+use crate::context::Context;
+
 use super::copy::{CopyArgs, Transport};
 use super::merge::MergeArgs;
 use super::CreateArgs;
@@ -132,7 +134,9 @@ pub fn command() -> Command {
         .subcommand(copy_like("pull", "copy --all from a registry to a local layout or archive"))
 }
 
-pub fn run(m: &ArgMatches) -> Result<ExitCode> {
+pub fn run(ctx: &Context, m: &ArgMatches) -> Result<ExitCode> {
+    // Before any thread starts: an interrupted command leaves no scratch behind.
+    crate::scratch::clean_up_on_signals();
     let Some((name, c)) = m.subcommand() else {
         unreachable!("clap requires a subcommand");
     };
@@ -148,8 +152,9 @@ pub fn run(m: &ArgMatches) -> Result<ExitCode> {
             .get_one::<usize>("jobs")
             .copied()
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        ctx,
     };
-    super::progress::set_quiet(c.get_flag("quiet"));
+    crate::progress::set_quiet(c.get_flag("quiet"));
     let digest = match name {
         "create" => super::create(
             &CreateArgs {

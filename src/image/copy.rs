@@ -2,49 +2,41 @@
 //! of `create` and `merge`. Bytes are never re-serialised or recompressed, so digests are
 //! preserved; children go before the manifests and indexes that name them.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 
 use super::archive;
 use super::oci::{self, Descriptor};
-use super::progress;
+use crate::progress;
 use super::reference::{Reference, Target};
 use super::registry::Uploaded;
 use super::store::{Layout, Remote, Store};
+use crate::scratch::ScratchDir;
 
 /// Options every command that reads or writes references shares.
 #[derive(Clone, Copy)]
-pub struct Transport {
+pub struct Transport<'a> {
     pub insecure: bool,
     pub jobs: usize,
+    /// Environment and host paths (TMPDIR, registry settings, SOURCE_DATE_EPOCH).
+    pub ctx: &'a crate::context::Context,
 }
 
-/// A directory removed when dropped (downloads in transit, archive layouts).
-pub struct Scratch(PathBuf);
-
-impl Scratch {
-    pub fn new(near: Option<&Path>) -> Result<Scratch> {
-        // Several endpoints of one process each have their own.
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = match near {
-            Some(file) => archive::sibling(file, &format!("layout{n}")),
-            None => std::env::temp_dir().join(format!("xx-image.{}.{n}", std::process::id())),
-        };
-        fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(Scratch(path))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+/// A scratch directory for one endpoint (downloads in transit, archive layouts): in
+/// TMPDIR, or beside an archive being written (same file system, so a rename finishes
+/// it); removed when dropped.
+pub fn scratch(t: Transport<'_>, near: Option<&Path>) -> Result<ScratchDir> {
+    match near {
+        Some(file) => {
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "archive".into());
+            ScratchDir::new_in(archive::parent_dir(file), &format!(".{name}."))
+        }
+        None => ScratchDir::new_in(&t.ctx.temp_dir(), ""),
     }
 }
 
@@ -54,12 +46,14 @@ pub struct Endpoint {
     pub store: Store,
     pub target: Target,
     pub reference: Reference,
-    scratch: Scratch,
+    /// The build machine's platform: the one picked from an index when none is named.
+    pub host_platform: String,
+    scratch: ScratchDir,
 }
 
 impl Endpoint {
-    pub fn source(reference: &Reference, t: Transport) -> Result<Endpoint> {
-        let scratch = Scratch::new(None)?;
+    pub fn source(reference: &Reference, t: Transport<'_>) -> Result<Endpoint> {
+        let scratch = scratch(t, None)?;
         let (store, target) = match reference {
             Reference::Layout { dir, tag } => {
                 (Store::Layout(Layout::open(dir)?), Target::Tag(tag.clone()))
@@ -78,7 +72,7 @@ impl Endpoint {
                 (Store::Layout(layout), Target::Tag(tag))
             }
             Reference::Registry(r) => (
-                Store::Remote(Box::new(Remote::new(r, t.insecure))),
+                Store::Remote(Box::new(Remote::new(r, t))),
                 r.target.clone(),
             ),
         };
@@ -86,33 +80,35 @@ impl Endpoint {
             store,
             target,
             reference: reference.clone(),
+            host_platform: super::host_platform(t.ctx),
             scratch,
         })
     }
 
-    pub fn destination(reference: &Reference, t: Transport) -> Result<Endpoint> {
+    pub fn destination(reference: &Reference, t: Transport<'_>) -> Result<Endpoint> {
         let (store, target, scratch) = match reference {
             Reference::Layout { dir, tag } => (
                 Store::Layout(Layout::create(dir)?),
                 Target::Tag(tag.clone()),
-                Scratch::new(None)?,
+                scratch(t, None)?,
             ),
             Reference::OciArchive { file, .. } | Reference::DockerArchive { file, .. } => {
-                let scratch = Scratch::new(Some(file))?;
+                let scratch = scratch(t, Some(file))?;
                 let layout = Layout::create(scratch.path())?;
                 let tag = reference.tag().unwrap_or("latest").to_string();
                 (Store::Layout(layout), Target::Tag(tag), scratch)
             }
             Reference::Registry(r) => (
-                Store::Remote(Box::new(Remote::new(r, t.insecure))),
+                Store::Remote(Box::new(Remote::new(r, t))),
                 r.target.clone(),
-                Scratch::new(None)?,
+                scratch(t, None)?,
             ),
         };
         Ok(Endpoint {
             store,
             target,
             reference: reference.clone(),
+            host_platform: super::host_platform(t.ctx),
             scratch,
         })
     }
@@ -136,7 +132,8 @@ impl Endpoint {
         match &self.reference {
             Reference::OciArchive { file, .. } => archive::pack(&layout.dir, file),
             Reference::DockerArchive { file, name } => {
-                let manifest = one_platform(&self.store, root, bytes, None, self.scratch())?.1;
+                                let manifest =
+                    one_platform(&self.store, root, bytes, None, &self.host_platform)?.1;
                 archive::docker_manifest(layout, &manifest, name.as_deref())?;
                 archive::pack(&layout.dir, file)
             }
@@ -155,81 +152,131 @@ fn docker_archive_tag(layout: &Layout, name: Option<&str>) -> Result<String> {
     Ok(tag.to_string())
 }
 
+/// How deep indexes may nest (index → index → manifest is the deepest seen in use):
+/// deeper input is refused, never followed (each level is a request or a file).
+pub const MAX_NESTING: usize = 16;
+
+fn too_deep(digest: &str) -> anyhow::Error {
+    anyhow!("{digest}: indexes nested more than {MAX_NESTING} deep: refusing the image")
+}
+
 /// The manifest for one platform of an index (`want`, else the host's, else the first);
-/// a manifest is returned as is.
+/// a manifest is returned as is. Nested indexes are followed down to a manifest.
 pub fn one_platform(
     store: &Store,
     root: &Descriptor,
     bytes: &[u8],
     want: Option<&str>,
-    scratch: &Path,
+    host: &str,
 ) -> Result<(Descriptor, Vec<u8>)> {
-    if !oci::is_index(&root.media_type) {
-        if let Some(p) = want {
-            let config = store
-                .config(bytes, scratch)
-                .with_context(|| root.digest.clone())?;
-            let have = oci::platform_text(&config).unwrap_or_default();
-            if have != p {
-                bail!("the image is {have}, not {p} (a single-platform image)");
+    let (mut desc, mut bytes) = (root.clone(), bytes.to_vec());
+    for _ in 0..MAX_NESTING {
+        if !oci::is_index(&desc.media_type) {
+            if let Some(p) = want {
+                let config = store.config(&bytes).with_context(|| desc.digest.clone())?;
+                let have = oci::platform_text(&config).unwrap_or_default();
+                if have != p {
+                    bail!("the image is {have}, not {p} (a single-platform image)");
+                }
             }
+            return Ok((desc, bytes));
         }
-        return Ok((root.clone(), bytes.to_vec()));
-    }
-    let children = oci::children(bytes)?;
-    let chosen = match want {
-        Some(p) => children
-            .iter()
-            .find(|c| c.platform().as_deref() == Some(p))
-            .ok_or_else(|| {
-                let have: Vec<String> = children.iter().filter_map(Descriptor::platform).collect();
-                anyhow!(
-                    "no {p} in the image (it has {}); name one with --platform, or copy all with --all",
-                    have.join(", ")
-                )
-            })?,
-        None => {
-            let host = super::host_platform();
-            children
+        let children = oci::children(&bytes)?;
+        let chosen = match want {
+            Some(p) => children
                 .iter()
-                .find(|c| c.platform().as_deref() == Some(host.as_str()))
+                .find(|c| c.platform().as_deref() == Some(p))
+                .ok_or_else(|| {
+                    let have: Vec<String> =
+                        children.iter().filter_map(Descriptor::platform).collect();
+                    anyhow!(
+                        "no {p} in the image (it has {}); name one with --platform, or copy all with --all",
+                        have.join(", ")
+                    )
+                })?,
+            None => children
+                .iter()
+                .find(|c| c.platform().as_deref() == Some(host))
                 .or_else(|| children.first())
-                .ok_or_else(|| anyhow!("{} is an empty index", root.digest))?
+                .ok_or_else(|| anyhow!("{} is an empty index", desc.digest))?,
         }
-    };
-    let child_bytes = store.manifest(chosen)?;
-    one_platform(store, chosen, &child_bytes, want, scratch)
+        .clone();
+        bytes = store.manifest(&chosen)?;
+        desc = chosen;
+    }
+    Err(too_deep(&root.digest))
 }
 
-/// Copies `root` and everything it names from `src` to `dst`. A registry that already
-/// has a manifest has everything below it (it refuses manifests with missing children),
-/// so that subtree is skipped with one HEAD.
+/// A manifest or index on its way: its children, and how many of them are done.
+struct Pending {
+    desc: Descriptor,
+    bytes: Vec<u8>,
+    children: Vec<Descriptor>,
+    next: usize,
+    /// 1 for the root.
+    depth: usize,
+}
+
+/// Copies `root` and everything it names from `src` to `dst`, children before the
+/// manifests and indexes that name them, each digest once (an index may name a child
+/// twice, at every level), without recursion (nesting is capped at `MAX_NESTING`). A
+/// registry that already has a manifest has everything below it (it refuses manifests
+/// with missing children), so that subtree is skipped with one HEAD.
 pub fn copy_tree(
     src: &Store,
     dst: &Store,
     root: &Descriptor,
     bytes: &[u8],
     scratch: &Path,
-    t: Transport,
+    t: Transport<'_>,
 ) -> Result<()> {
-    if matches!(dst, Store::Remote(_)) && dst.has_manifest(root)? {
+    if dst.is_remote() && dst.has_manifest(root)? {
         progress::step("exists", &root.digest, root.size, &label(root));
         return Ok(());
     }
-    let children = oci::children(bytes)?;
-    if oci::is_index(&root.media_type) {
-        for child in &children {
+    let mut seen = HashSet::from([root.digest.clone()]);
+    let mut stack = vec![pending(root, bytes.to_vec(), 1)?];
+    while let Some(top) = stack.last_mut() {
+        if oci::is_index(&top.desc.media_type) && top.next < top.children.len() {
+            let child = top.children[top.next].clone();
+            top.next += 1;
+            if !seen.insert(child.digest.clone()) {
+                continue;
+            }
+            let depth = top.depth + 1;
+            if depth > MAX_NESTING {
+                return Err(too_deep(&root.digest));
+            }
+            let parent = top.desc.digest.clone();
+            if dst.is_remote() && dst.has_manifest(&child)? {
+                progress::step("exists", &child.digest, child.size, &label(&child));
+                continue;
+            }
             let child_bytes = src
-                .manifest(child)
-                .with_context(|| format!("{} names {}", root.digest, child.digest))?;
-            copy_tree(src, dst, child, &child_bytes, scratch, t)?;
+                .manifest(&child)
+                .with_context(|| format!("{parent} names {}", child.digest))?;
+            stack.push(pending(&child, child_bytes, depth)?);
+            continue;
         }
-    } else {
-        copy_blobs(src, dst, &children, scratch, t)?;
+        let Some(done) = stack.pop() else { break };
+        if !oci::is_index(&done.desc.media_type) {
+            copy_blobs(src, dst, &done.children, scratch, t)?;
+        }
+        dst.put_manifest(&done.desc, &done.bytes)?;
+        progress::step("manifest", &done.desc.digest, done.desc.size, &label(&done.desc));
     }
-    dst.put_manifest(root, bytes)?;
-    progress::step("manifest", &root.digest, root.size, &label(root));
     Ok(())
+}
+
+fn pending(desc: &Descriptor, bytes: Vec<u8>, depth: usize) -> Result<Pending> {
+    let children = oci::children(&bytes)?;
+    Ok(Pending {
+        desc: desc.clone(),
+        bytes,
+        children,
+        next: 0,
+        depth,
+    })
 }
 
 fn label(d: &Descriptor) -> String {
@@ -248,7 +295,7 @@ pub fn copy_blobs(
     dst: &Store,
     blobs: &[Descriptor],
     scratch: &Path,
-    t: Transport,
+    t: Transport<'_>,
 ) -> Result<()> {
     // A manifest may name one blob twice: one copy of it, not two racing.
     let mut unique: Vec<Descriptor> = Vec::new();
@@ -296,7 +343,7 @@ pub struct CopyArgs {
 }
 
 /// `xx image copy [--all] SRC DST`; returns the digest of what DST now names.
-pub fn copy(args: &CopyArgs, t: Transport) -> Result<String> {
+pub fn copy(args: &CopyArgs, t: Transport<'_>) -> Result<String> {
     let src_ref = Reference::parse(&args.source)?;
     let dst_ref = Reference::parse(&args.destination)?;
     let src = Endpoint::source(&src_ref, t)?;
@@ -313,8 +360,9 @@ pub fn copy(args: &CopyArgs, t: Transport) -> Result<String> {
     } else {
         // Like skopeo: from an index without --platform, the build machine's platform
         // (or an error); a single manifest is what it is.
-        let want = want.or_else(|| oci::is_index(&root.media_type).then(super::host_platform));
-        one_platform(&src.store, &root, &bytes, want.as_deref(), src.scratch())?
+        let host = &src.host_platform;
+        let want = want.or_else(|| oci::is_index(&root.media_type).then(|| host.clone()));
+        one_platform(&src.store, &root, &bytes, want.as_deref(), host)?
     };
     let dst = Endpoint::destination(&dst_ref, t)?;
     copy_tree(&src.store, &dst.store, &root, &bytes, dst.scratch(), t)?;

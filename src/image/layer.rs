@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ use super::oci;
 pub use super::oci::{hex, Hashing};
 use super::pgzip::{ParallelGzip, BLOCK};
 use super::store::Layout;
+use crate::cas::{CasWriter, Expect};
 
 /// What goes into a layer: a directory's contents, or one file at the root.
 pub enum Source {
@@ -87,44 +88,21 @@ pub struct Encoding {
     pub threads: usize,
 }
 
-/// Writes the layer into the layout's `blobs/sha256` through a temp file in its
-/// `.xx-tmp` (a crash leaves no non-digest name among the blobs); returns its descriptor
-/// data. The layout is never walked into.
+/// Writes the layer into the layout's `blobs/sha256` through its content-addressed writer
+/// (a temp file in `.xx-tmp`: a crash leaves no non-digest name among the blobs); returns
+/// its descriptor data. The layout is never walked into.
 pub fn write(source: &Source, extra: &Extra, layout: &Layout, how: Encoding) -> Result<Written> {
+    let skip = layout.dir.canonicalize().ok();
+    let entries = collect(source, extra, skip.as_deref())?;
+    stream(&entries, layout.writer()?, how)
+}
+
+fn stream(entries: &[Entry], blob: CasWriter, how: Encoding) -> Result<Written> {
     let Encoding {
         compression,
         mtime,
         threads,
     } = how;
-    let skip = layout.dir.canonicalize().ok();
-    let entries = collect(source, extra, skip.as_deref())?;
-    let tmp = layout.tmp_path("layer");
-    let file = File::options()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    let result = stream(&entries, file, compression, mtime, threads);
-    let written = match result {
-        Ok(w) => w,
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-    };
-    let blob = layout.blob_path(&written.digest)?;
-    fs::rename(&tmp, &blob).with_context(|| format!("cannot write {}", blob.display()))?;
-    Ok(written)
-}
-
-fn stream(
-    entries: &[Entry],
-    file: File,
-    compression: Compression,
-    mtime: u64,
-    threads: usize,
-) -> Result<Written> {
-    let blob = Hashing::new(BufWriter::with_capacity(1 << 20, file));
     let (blob, diff_id) = match compression {
         Compression::Gzip { level } => {
             let gz = ParallelGzip::new(blob, level, threads)?;
@@ -149,12 +127,10 @@ fn stream(
             (tar, diff_id)
         }
     };
-    let (writer, digest, size) = blob.finish();
-    let file = writer.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
+    let committed = blob.commit(Expect::Any)?;
     Ok(Written {
-        digest: format!("sha256:{digest}"),
-        size,
+        digest: committed.digest,
+        size: committed.size,
         diff_id: format!("sha256:{diff_id}"),
     })
 }

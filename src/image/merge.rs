@@ -26,7 +26,7 @@ struct Entry {
 }
 
 /// Returns the new index's digest.
-pub fn merge(args: &MergeArgs, t: Transport) -> Result<String> {
+pub fn merge(args: &MergeArgs, t: Transport<'_>) -> Result<String> {
     if args.targets.is_empty() {
         bail!("no target: name one with -t REF");
     }
@@ -145,7 +145,7 @@ fn platform_entries(src: &Endpoint, source: usize) -> Result<Vec<Entry>> {
     }
     let config = src
         .store
-        .config(&bytes, src.scratch())
+        .config(&bytes)
         .with_context(|| src.reference.to_string())?;
     let platform = oci::platform_text(&config)
         .ok_or_else(|| anyhow!("{}: its config names no platform", src.reference))?;

@@ -12,7 +12,6 @@ pub mod layer;
 pub mod merge;
 pub mod oci;
 pub mod pgzip;
-pub mod progress;
 pub mod reference;
 pub mod registry;
 pub mod store;
@@ -24,7 +23,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::{json, Value};
 
 use crate::platform;
-use copy::{Endpoint, Scratch, Transport};
+use copy::{Endpoint, Transport};
 use layer::{Compression, Source};
 use oci::Descriptor;
 use reference::Reference;
@@ -122,7 +121,7 @@ impl Format {
 }
 
 /// Creates the image; returns the index digest.
-pub fn create(args: &CreateArgs, t: Transport) -> Result<String> {
+pub fn create(args: &CreateArgs, t: Transport<'_>) -> Result<String> {
     let out_ref = Reference::parse(&args.output).map_err(|e| anyhow!("--output {e}"))?;
     let mut inputs = args
         .platforms
@@ -147,7 +146,7 @@ pub fn create(args: &CreateArgs, t: Transport) -> Result<String> {
     }
     let compression = Compression::parse(&args.compression, args.level)?;
     let format = Format::parse(&args.format, compression)?;
-    let mtime = source_date_epoch()?;
+    let mtime = source_date_epoch(t.ctx)?;
     let base = match &args.base {
         Some(b) => Some(base::Base::open(b, &inputs_platforms(&inputs), t)?),
         None => None,
@@ -159,7 +158,7 @@ pub fn create(args: &CreateArgs, t: Transport) -> Result<String> {
     let staging = match &dst.store {
         Store::Layout(_) => None,
         Store::Remote(_) => {
-            let scratch = Scratch::new(None)?;
+            let scratch = copy::scratch(t, None)?;
             let layout = Layout::create(&scratch.path().join("layout"))?;
             Some((scratch, Store::Layout(layout)))
         }
@@ -258,8 +257,7 @@ pub fn parse_platform(text: &str) -> Result<String> {
 }
 
 /// The build machine's platform, as images name it.
-pub fn host_platform() -> String {
-    let ctx = crate::context::Context::from_process();
+pub fn host_platform(ctx: &crate::context::Context) -> String {
     platform::by_march(&ctx.host_march())
         .map(|row| platform_name(row.os, row.arch, row.variant))
         .unwrap_or_else(|| format!("linux/{}", std::env::consts::ARCH))
@@ -297,12 +295,12 @@ fn parse_platform_input(text: &str) -> Result<PlatformInput> {
 }
 
 /// SOURCE_DATE_EPOCH sets every mtime and the config's `created` (0 when unset).
-fn source_date_epoch() -> Result<u64> {
-    match std::env::var(crate::env_vars::SOURCE_DATE_EPOCH) {
-        Ok(v) if !v.is_empty() => v
+fn source_date_epoch(ctx: &crate::context::Context) -> Result<u64> {
+    match ctx.var(crate::env_vars::SOURCE_DATE_EPOCH) {
+        Some(v) => v
             .parse()
             .map_err(|_| anyhow!("SOURCE_DATE_EPOCH={v}: expected seconds since 1970")),
-        _ => Ok(0),
+        None => Ok(0),
     }
 }
 
@@ -353,7 +351,7 @@ fn build_one(p: &PlatformInput, job: &Job) -> Result<Descriptor> {
     } = encoding;
     let layer = layer::write(&p.source, &p.extra, layout, encoding)
         .with_context(|| format!("layer for {}", p.name()))?;
-    progress::step("layer", &layer.digest, layer.size, &p.name());
+    crate::progress::step("layer", &layer.digest, layer.size, &p.name());
     let created = rfc3339(mtime);
     let base_image = base.map(|b| b.image(&p.name())).transpose()?;
     let mut config = match &base_image {
@@ -489,7 +487,7 @@ struct PlatformSummary {
 
 /// `xx image inspect REF`: the index's platforms, digests and sizes (`--raw`: the bytes
 /// as stored or served; `--json`: the summary as JSON).
-pub fn inspect(reference: &str, raw: bool, as_json: bool, t: Transport) -> Result<String> {
+pub fn inspect(reference: &str, raw: bool, as_json: bool, t: Transport<'_>) -> Result<String> {
     let parsed = Reference::parse(reference)?;
     let src = Endpoint::source(&parsed, t)?;
     let (root, bytes) = src.store.resolve(&src.target)?;

@@ -1,9 +1,9 @@
 //! OCI and Docker media types, descriptors, and digests of exact bytes.
 
-use std::io::{self, Write};
-
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+pub use crate::cas::{hex, Hashing};
 
 pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -108,9 +108,6 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex(&Sha256::digest(bytes)))
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// The `mediaType` a manifest or index declares in its own body.
 pub fn media_type_of(bytes: &[u8]) -> Option<String> {
@@ -155,46 +152,6 @@ pub fn children(bytes: &[u8]) -> anyhow::Result<Vec<Descriptor>> {
             Ok(desc)
         })
         .collect()
-}
-
-/// Counts and hashes what passes through.
-pub struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-    size: u64,
-}
-
-impl<W> Hashing<W> {
-    pub fn new(inner: W) -> Self {
-        Hashing {
-            inner,
-            hasher: Sha256::new(),
-            size: 0,
-        }
-    }
-
-    /// The hex sha256 of what passed so far.
-    pub fn hex_so_far(&self) -> String {
-        hex(&self.hasher.clone().finalize())
-    }
-
-    /// The writer, the hex sha256 and the byte count.
-    pub fn finish(self) -> (W, String, u64) {
-        (self.inner, hex(&self.hasher.finalize()), self.size)
-    }
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 #[cfg(test)]

@@ -3,19 +3,24 @@
 //! packed or unpacked around these (see `archive`).
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter};
+use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::{json, Value};
 
+use super::copy::Transport;
 use super::oci::{self, Descriptor, Hashing};
 use super::reference::{RegistryRef, Target};
 use super::registry::{Client, Uploaded};
+use crate::cas::{CasWriter, Expect};
 use crate::fsutil::write_atomic;
 
 /// Configs and manifests are small; a descriptor claiming more is refused unread.
 const MAX_SMALL_BLOB: u64 = 16 << 20;
+
+/// The layout's own directory for temp files and its writer lock.
+const TMP_DIR: &str = ".xx-tmp";
 
 pub enum Store {
     Layout(Layout),
@@ -36,7 +41,7 @@ pub struct Remote {
 impl Layout {
     /// A layout to read (it must exist).
     pub fn open(dir: &Path) -> Result<Layout> {
-        if !dir.join("index.json").is_file() {
+        if !fs::symlink_metadata(dir.join("index.json")).is_ok_and(|m| m.is_file()) {
             bail!("{}: not an OCI layout (no index.json)", dir.display());
         }
         Ok(Layout {
@@ -49,25 +54,37 @@ impl Layout {
     pub fn create(dir: &Path) -> Result<Layout> {
         let blobs = dir.join("blobs/sha256");
         fs::create_dir_all(&blobs).with_context(|| format!("cannot create {}", blobs.display()))?;
-        let lock = crate::fsutil::lock(&dir.join(".xx-tmp/lock"), "xx image")?;
-        // Under the lock, temp files are left over from an interrupted run.
-        for entry in fs::read_dir(dir.join(".xx-tmp"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if entry.file_name().to_string_lossy().ends_with(".tmp") {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
+        let tmp = dir.join(TMP_DIR);
+        fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let lock = crate::fsutil::lock(&tmp.join("lock"), "xx image")?;
+        let layout = Layout {
+            dir: dir.to_path_buf(),
+            _lock: Some(lock),
+        };
+        layout.remove_leftovers();
         write_atomic(
             &dir.join("oci-layout"),
             br#"{"imageLayoutVersion":"1.0.0"}"#,
         )?;
-        Ok(Layout {
-            dir: dir.to_path_buf(),
-            _lock: Some(lock),
-        })
+        Ok(layout)
+    }
+
+    /// Under the writer's lock, every temp file is left over from an interrupted run:
+    /// those in `.xx-tmp`, and the hidden temp names older versions wrote among the blobs.
+    fn remove_leftovers(&self) {
+        for entry in fs::read_dir(self.tmp_dir()).into_iter().flatten().flatten() {
+            if entry.file_name() != "lock" && entry.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        for entry in fs::read_dir(self.blobs()).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let temp = name.starts_with('.') && (name.ends_with(".tmp") || name.ends_with(".xx-tmp"));
+            if temp && entry.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     pub fn blobs(&self) -> PathBuf {
@@ -76,7 +93,7 @@ impl Layout {
 
     /// Temp files live here, outside `blobs`: a crash leaves no non-digest name there.
     pub fn tmp_dir(&self) -> PathBuf {
-        self.dir.join(".xx-tmp")
+        self.dir.join(TMP_DIR)
     }
 
     pub fn blob_path(&self, digest: &str) -> Result<PathBuf> {
@@ -85,26 +102,54 @@ impl Layout {
         Ok(self.blobs().join(hex))
     }
 
-    /// A blob's bytes, checked against its digest.
-    pub fn read(&self, digest: &str) -> Result<Vec<u8>> {
+    /// Whether the layout holds this blob (a regular file under its digest).
+    pub fn has(&self, digest: &str) -> Result<bool> {
+        Ok(fs::symlink_metadata(self.blob_path(digest)?).is_ok_and(|m| m.is_file()))
+    }
+
+    /// A writer whose `commit` puts the bytes under their digest among the blobs.
+    pub fn writer(&self) -> Result<CasWriter> {
+        CasWriter::new(&self.tmp_dir(), &self.blobs())
+    }
+
+    /// A blob's file opened to read: a regular file (never a symlink, FIFO or device).
+    fn open_blob(&self, digest: &str) -> Result<(File, PathBuf)> {
         let path = self.blob_path(digest)?;
-        let bytes = fs::read(&path)
+        let file = crate::fsutil::open_regular(&path)
             .with_context(|| format!("missing blob {digest} ({})", path.display()))?;
-        if oci::sha256_digest(&bytes) != digest {
-            bail!(
-                "blob {digest} is corrupt: its content does not hash to its name ({})",
-                path.display()
-            );
-        }
+        Ok((file, path))
+    }
+
+    /// A blob's bytes, at most `desc.size` of them read, checked against digest and size.
+    pub fn read(&self, desc: &Descriptor) -> Result<Vec<u8>> {
+        let (file, path) = self.open_blob(&desc.digest)?;
+        let mut bytes = Vec::new();
+        file.take(desc.size.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        check(desc, &bytes, &path)?;
         Ok(bytes)
     }
 
-    /// Refuses a blob file whose content is not what its descriptor says.
+    /// A manifest or index named by digest alone (no size known): at most `MAX_SMALL_BLOB`.
+    fn read_by_digest(&self, digest: &str) -> Result<Vec<u8>> {
+        let (file, path) = self.open_blob(digest)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_SMALL_BLOB + 1)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if bytes.len() as u64 > MAX_SMALL_BLOB {
+            bail!("{digest} is larger than 16 MiB: not a manifest");
+        }
+        check_digest(digest, &bytes, &path)?;
+        Ok(bytes)
+    }
+
+    /// Refuses a blob file whose content is not what its descriptor says (at most
+    /// `size + 1` bytes are read); returns its path.
     pub fn verify(&self, desc: &Descriptor) -> Result<PathBuf> {
-        let path = self.blob_path(&desc.digest)?;
-        let file = File::open(&path)
-            .with_context(|| format!("missing blob {} ({})", desc.digest, path.display()))?;
-        let (_, hex, size) = hash_reader(file)?;
+        let (file, path) = self.open_blob(&desc.digest)?;
+        let (_, hex, size) = hash_reader(file.take(desc.size.saturating_add(1)))?;
         if format!("sha256:{hex}") != desc.digest || size != desc.size {
             bail!(
                 "blob {} is corrupt ({size} bytes hashing to sha256:{hex}, {} expected): refusing to use it; rebuild the layout",
@@ -117,66 +162,48 @@ impl Layout {
 
     /// Writes a blob (bytes) under its digest, once.
     pub fn write_bytes(&self, desc: &Descriptor, bytes: &[u8]) -> Result<()> {
-        let path = self.blob_path(&desc.digest)?;
-        if !path.exists() {
-            write_atomic(&path, bytes)?;
+        if self.has(&desc.digest)? {
+            return Ok(());
         }
+        let mut w = self.writer()?;
+        w.write_all(bytes)
+            .with_context(|| format!("cannot write blob {}", desc.digest))?;
+        w.commit(expect(desc))
+            .with_context(|| format!("blob {}", desc.digest))?;
         Ok(())
     }
 
-    /// Copies a blob file in through a temp file, checking its digest on the way.
-    pub fn ingest(&self, desc: &Descriptor, from: &Path) -> Result<()> {
-        let dest = self.blob_path(&desc.digest)?;
-        if dest.exists() {
+    /// Copies another layout's blob in, checking digest and size on the way (at most
+    /// `size + 1` bytes are read from the source).
+    pub fn ingest(&self, desc: &Descriptor, from: &Layout) -> Result<()> {
+        if self.has(&desc.digest)? {
             return Ok(());
         }
-        let tmp = self.tmp_path("blob");
-        let result = (|| {
-            let mut src =
-                File::open(from).with_context(|| format!("cannot read {}", from.display()))?;
-            let out =
-                File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-            let mut w = Hashing::new(BufWriter::with_capacity(1 << 20, out));
-            io::copy(&mut src, &mut w)
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            let (buf, hex, size) = w.finish();
-            buf.into_inner()
-                .map_err(|e| anyhow!("cannot write {}: {}", tmp.display(), e.error()))?
-                .sync_all()?;
-            if format!("sha256:{hex}") != desc.digest || size != desc.size {
-                bail!(
-                    "blob {} is corrupt ({size} bytes hashing to sha256:{hex}, {} expected): refusing it",
-                    desc.digest,
-                    desc.size
-                );
-            }
-            fs::rename(&tmp, &dest).with_context(|| format!("cannot write {}", dest.display()))
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
-    }
-
-    pub fn tmp_path(&self, what: &str) -> PathBuf {
-        self.tmp_dir().join(format!(
-            "{what}.{}.{:?}.tmp",
-            std::process::id(),
-            std::thread::current().id()
-        ))
+        let (file, path) = from.open_blob(&desc.digest)?;
+        let mut w = self.writer()?;
+        io::copy(&mut file.take(desc.size.saturating_add(1)), &mut w)
+            .with_context(|| format!("cannot copy {}", path.display()))?;
+        w.commit(expect(desc)).map_err(|e| {
+            anyhow!(
+                "blob {} is corrupt ({e}): refusing it ({})",
+                desc.digest,
+                path.display()
+            )
+        })?;
+        Ok(())
     }
 
     fn top_index(&self) -> Result<Vec<Value>> {
         let path = self.dir.join("index.json");
-        match fs::read(&path) {
-            Ok(bytes) => Ok(serde_json::from_slice::<Value>(&bytes)
-                .with_context(|| format!("{} is not JSON", path.display()))?["manifests"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        if fs::symlink_metadata(&path).is_err() {
+            return Ok(Vec::new());
         }
+        let bytes = crate::fsutil::read_bounded(&path, MAX_SMALL_BLOB)?;
+        Ok(serde_json::from_slice::<Value>(&bytes)
+            .with_context(|| format!("{} is not JSON", path.display()))?["manifests"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// The descriptor `index.json` holds for a tag.
@@ -261,10 +288,42 @@ pub fn hash_reader<R: io::Read>(mut r: R) -> Result<(R, String, u64)> {
     Ok((r, hex, size))
 }
 
+/// What a descriptor promises, for a writer's commit.
+fn expect(desc: &Descriptor) -> Expect<'_> {
+    Expect::Exactly {
+        digest: &desc.digest,
+        size: desc.size,
+    }
+}
+
+/// Refuses bytes read from `path` that are not what `desc` names.
+fn check(desc: &Descriptor, bytes: &[u8], path: &Path) -> Result<()> {
+    if bytes.len() as u64 != desc.size {
+        bail!(
+            "blob {} is corrupt: {} bytes where its descriptor says {} ({})",
+            desc.digest,
+            bytes.len(),
+            desc.size,
+            path.display()
+        );
+    }
+    check_digest(&desc.digest, bytes, path)
+}
+
+fn check_digest(digest: &str, bytes: &[u8], path: &Path) -> Result<()> {
+    if oci::sha256_digest(bytes) != digest {
+        bail!(
+            "blob {digest} is corrupt: its content does not hash to its name ({})",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 impl Remote {
-    pub fn new(reference: &RegistryRef, insecure: bool) -> Remote {
+    pub fn new(reference: &RegistryRef, t: Transport<'_>) -> Remote {
         Remote {
-            client: Client::new(reference, insecure),
+            client: Client::new(reference, t),
             reference: reference.clone(),
         }
     }
@@ -275,6 +334,10 @@ impl Remote {
 }
 
 impl Store {
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Store::Remote(_))
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Store::Layout(l) => format!("oci:{}", l.dir.display()),
@@ -288,11 +351,11 @@ impl Store {
             (Store::Remote(r), t) => r.client.get_manifest(r.repo(), t.as_str()),
             (Store::Layout(l), Target::Tag(tag)) => {
                 let desc = l.resolve(tag)?;
-                let bytes = l.read(&desc.digest)?;
+                let bytes = small("manifest", &desc, || l.read(&desc))?;
                 Ok((desc, bytes))
             }
             (Store::Layout(l), Target::Digest(d)) => {
-                let bytes = l.read(d)?;
+                let bytes = l.read_by_digest(d)?;
                 let mt = oci::media_type_of(&bytes)
                     .ok_or_else(|| anyhow!("{d} in {} is not a manifest", l.dir.display()))?;
                 Ok((Descriptor::of(&mt, &bytes), bytes))
@@ -303,33 +366,26 @@ impl Store {
     /// A manifest's bytes, checked against the descriptor.
     pub fn manifest(&self, desc: &Descriptor) -> Result<Vec<u8>> {
         small("manifest", desc, || match self {
-            Store::Layout(l) => l.read(&desc.digest),
+            Store::Layout(l) => l.read(desc),
             Store::Remote(r) => Ok(r.client.get_manifest(r.repo(), &desc.digest)?.1),
         })
     }
 
     /// A config or other small blob's bytes, checked against its descriptor.
-    pub fn read_small_blob(&self, desc: &Descriptor, scratch: &Path) -> Result<Vec<u8>> {
+    pub fn read_small_blob(&self, desc: &Descriptor) -> Result<Vec<u8>> {
         small("config", desc, || match self {
-            Store::Layout(l) => l.read(&desc.digest),
-            Store::Remote(r) => {
-                let path = scratch.join(format!("{}.small", desc.hex().unwrap_or("blob")));
-                r.client.get_blob(r.repo(), desc, &path)?;
-                let bytes =
-                    fs::read(&path).with_context(|| format!("cannot read {}", path.display()));
-                let _ = fs::remove_file(&path);
-                bytes
-            }
+            Store::Layout(l) => l.read(desc),
+            Store::Remote(r) => r.client.get_small_blob(r.repo(), desc),
         })
     }
 
     /// The config a manifest names, as JSON.
-    pub fn config(&self, manifest: &[u8], scratch: &Path) -> Result<serde_json::Value> {
+    pub fn config(&self, manifest: &[u8]) -> Result<serde_json::Value> {
         let config = oci::children(manifest)?
             .into_iter()
             .next()
             .ok_or_else(|| anyhow!("a manifest without a config"))?;
-        serde_json::from_slice(&self.read_small_blob(&config, scratch)?)
+        serde_json::from_slice(&self.read_small_blob(&config)?)
             .map_err(|_| anyhow!("config {} is not JSON", config.digest))
     }
 
@@ -338,7 +394,7 @@ impl Store {
         match self {
             Store::Layout(l) => match target {
                 Target::Tag(t) => Ok(l.resolve(t).is_ok()),
-                Target::Digest(d) => Ok(l.blob_path(d)?.is_file()),
+                Target::Digest(d) => l.has(d),
             },
             Store::Remote(r) => r.client.has_manifest(r.repo(), target.as_str()),
         }
@@ -346,7 +402,7 @@ impl Store {
 
     pub fn has_manifest(&self, desc: &Descriptor) -> Result<bool> {
         match self {
-            Store::Layout(l) => Ok(l.blob_path(&desc.digest)?.is_file()),
+            Store::Layout(l) => l.has(&desc.digest),
             Store::Remote(r) => r.client.has_manifest(r.repo(), &desc.digest),
         }
     }
@@ -372,11 +428,11 @@ impl Store {
     pub fn copy_blob(&self, src: &Store, desc: &Descriptor, scratch: &Path) -> Result<Uploaded> {
         match (src, self) {
             (Store::Layout(s), Store::Layout(d)) => {
-                if d.blob_path(&desc.digest)?.exists() {
+                if d.has(&desc.digest)? {
                     return Ok(Uploaded::Exists);
                 }
                 // ingest checks digest and size as it copies: no hashing pass before.
-                d.ingest(desc, &s.blob_path(&desc.digest)?)?;
+                d.ingest(desc, s)?;
                 Ok(Uploaded::Pushed)
             }
             (Store::Layout(s), Store::Remote(d)) => {
@@ -387,19 +443,11 @@ impl Store {
                 d.client.put_blob(d.repo(), desc, &path)
             }
             (Store::Remote(s), Store::Layout(d)) => {
-                let dest = d.blob_path(&desc.digest)?;
-                if dest.exists() {
+                if d.has(&desc.digest)? {
                     return Ok(Uploaded::Exists);
                 }
-                let tmp = d.tmp_path("download");
-                let result = s.client.get_blob(s.repo(), desc, &tmp).and_then(|()| {
-                    fs::rename(&tmp, &dest)
-                        .with_context(|| format!("cannot write {}", dest.display()))
-                });
-                if result.is_err() {
-                    let _ = fs::remove_file(&tmp);
-                }
-                result.map(|()| Uploaded::Pushed)
+                s.client.get_blob(s.repo(), desc, &|| d.writer())?;
+                Ok(Uploaded::Pushed)
             }
             (Store::Remote(s), Store::Remote(d)) => {
                 if d.client.has_blob(d.repo(), &desc.digest)? {
@@ -410,16 +458,13 @@ impl Store {
                 {
                     return Ok(Uploaded::Mounted);
                 }
-                let path = scratch.join(format!(
-                    "{}.{:?}.blob",
-                    desc.hex().unwrap_or("blob"),
-                    std::thread::current().id()
-                ));
-                let result = s
+                // Through the scratch dir (temp file, then its digest): one file per blob,
+                // removed once uploaded.
+                let blob = s
                     .client
-                    .get_blob(s.repo(), desc, &path)
-                    .and_then(|()| d.client.put_blob(d.repo(), desc, &path));
-                let _ = fs::remove_file(&path);
+                    .get_blob(s.repo(), desc, &|| CasWriter::new(scratch, scratch))?;
+                let result = d.client.put_blob(d.repo(), desc, &blob.path);
+                let _ = fs::remove_file(&blob.path);
                 result
             }
         }

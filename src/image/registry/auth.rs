@@ -1,10 +1,14 @@
 //! Registry authentication: the `WWW-Authenticate` challenge, Basic credentials, and
 //! the Bearer token flow, with credentials from the Docker and Podman configuration.
+//! `send` calls it only for a 401 from the registry's own origin.
 //!
 //! Credentials never reach a message: errors name the host and the fix, not the secret.
 
 use anyhow::{anyhow, bail, Result};
 use base64::Engine as _;
+
+use super::{path_of, Client};
+use crate::net::{Attempt, Failure};
 
 /// A parsed `WWW-Authenticate` header.
 #[derive(Debug, PartialEq, Eq)]
@@ -143,6 +147,140 @@ pub fn query_escape(value: &str) -> String {
         }
     }
     out
+}
+
+impl Client {
+    pub(super) fn credential(&self) -> Option<&Credential> {
+        self.credential
+            .get_or_init(|| Credential::lookup(&self.host))
+            .as_ref()
+    }
+
+    pub(super) fn cached_authorization(&self, scope: &str) -> Option<String> {
+        let map = self.authorization.lock().ok()?;
+        map.get(scope).or_else(|| map.get("")).cloned()
+    }
+
+    /// Answers a 401: Basic from the configured credential, or a Bearer token from the
+    /// realm (with the credential, if any, as Basic auth to the token endpoint).
+    pub(super) fn authenticate(&self, challenge: &str, scope: &str) -> Attempt<()> {
+        let parsed = Challenge::parse(challenge).ok_or_else(|| {
+            anyhow!(
+                "{}: access denied (401) without a usable WWW-Authenticate challenge",
+                self.host
+            )
+        })?;
+        let (key, value) = match parsed {
+            Challenge::Basic => {
+                let basic = self
+                    .credential()
+                    .and_then(Credential::basic_header)
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "{}: the registry wants a user name and password; log in with `docker login {}` (or podman login)",
+                            self.host,
+                            self.host
+                        )
+                    })?;
+                (String::new(), basic)
+            }
+            Challenge::Bearer {
+                realm,
+                service,
+                scope: wanted,
+            } => {
+                let token = self.fetch_token(
+                    &realm,
+                    service.as_deref(),
+                    wanted.as_deref().unwrap_or(scope),
+                    scope,
+                )?;
+                (scope.to_string(), format!("Bearer {token}"))
+            }
+        };
+        if let Ok(mut map) = self.authorization.lock() {
+            map.insert(key, value);
+        }
+        Ok(())
+    }
+
+    fn fetch_token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        wanted: &str,
+        ours: &str,
+    ) -> Attempt<String> {
+        let mut query = Vec::new();
+        if let Some(s) = service {
+            query.push(format!("service={}", query_escape(s)));
+        }
+        // Our scopes and the challenge's, each as its own parameter.
+        let mut scopes: Vec<&str> = Vec::new();
+        for s in ours.split(' ').chain(wanted.split(' ')) {
+            if !s.is_empty() && !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
+        let service = query.clone();
+        for s in &scopes {
+            query.push(format!("scope={}", query_escape(s)));
+        }
+        if realm.starts_with("http://") && self.base.starts_with("https://") {
+            return Err(Failure::Fatal(anyhow!(
+                "{}: the registry sends credentials to a plain-HTTP token service ({}); refusing",
+                self.host,
+                path_of(realm)
+            )));
+        }
+        let failed = |what: String| {
+            Failure::Fatal(anyhow!(
+                "{}: token request to {} failed: {what}; check `docker login {}`",
+                self.host,
+                path_of(realm),
+                self.host
+            ))
+        };
+        let mut resp = match self.credential() {
+            Some(Credential::Identity(refresh)) => {
+                // OAuth2 refresh grant (docker's identity tokens).
+                // OAuth2 takes one space-separated scope.
+                let mut form = service;
+                form.push(format!("scope={}", query_escape(&scopes.join(" "))));
+                form.push("grant_type=refresh_token".into());
+                form.push("client_id=xx".into());
+                form.push(format!("refresh_token={}", query_escape(refresh)));
+                self.http
+                    .agent()
+                    .post(realm)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .send(form.join("&").as_bytes())
+                    .map_err(|e| Failure::Retry(anyhow!("token endpoint: {e}")))?
+            }
+            other => {
+                let sep = if realm.contains('?') { '&' } else { '?' };
+                let url = format!("{realm}{sep}{}", query.join("&"));
+                let mut req = self.http.agent().get(&url);
+                if let Some(basic) = other.and_then(Credential::basic_header) {
+                    req = req.header("Authorization", basic);
+                }
+                req.call()
+                    .map_err(|e| Failure::Retry(anyhow!("token endpoint: {e}")))?
+            }
+        };
+        let status = resp.status().as_u16();
+        if status >= 500 {
+            return Err(Failure::Retry(anyhow!("token endpoint: HTTP {status}")));
+        }
+        if status != 200 {
+            return Err(failed(format!("HTTP {status}")));
+        }
+        let body = self
+            .http
+            .body_to_vec(&mut resp, 1 << 20)
+            .map_err(|e| Failure::Retry(anyhow!("token endpoint: {e}")))?;
+        token_from_response(&body).map_err(|e| failed(e.to_string()))
+    }
 }
 
 #[cfg(test)]

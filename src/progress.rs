@@ -1,5 +1,5 @@
-//! What `xx image` tells the user while it works, on stderr: one line per layer, blob
-//! and manifest; on a terminal also a live status line of the bytes moving (redrawn at
+//! What long commands (`xx image`, downloads) tell the user while they work, on stderr:
+//! one line per step (layer, blob, manifest, file); on a terminal also a live status line of the bytes moving (redrawn at
 //! most ten times a second, cleared before each line); nothing with `--quiet`.
 
 use std::io::{IsTerminal as _, Write as _};
