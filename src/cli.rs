@@ -68,7 +68,9 @@ pub fn run(argv0: &str, args: Vec<String>) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(("image", m)) => crate::image::command::run(&crate::context::Context::from_process(), m),
+        Some(("image", m)) => {
+            crate::image::command::run(&crate::context::Context::from_process(), m)
+        }
         Some(("env-vars", m)) => {
             if m.get_flag("markdown") {
                 print!("{}", env_vars::markdown());

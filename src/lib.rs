@@ -4,8 +4,8 @@
 //! times per Dockerfile, so nothing here may cost more than a few microseconds.
 
 pub mod apt;
-mod cas;
 pub mod cargo;
+mod cas;
 pub mod cc;
 mod cli;
 pub mod context;
@@ -13,6 +13,7 @@ pub mod env_vars;
 mod fsutil;
 pub mod image;
 pub mod info;
+mod jobs;
 mod links;
 pub mod net;
 pub mod platform;

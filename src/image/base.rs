@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Result};
 use serde_json::Value;
 
+use super::config::ImageConfig;
 use super::copy::{self, Endpoint, Transport};
 use super::oci::{self, Descriptor};
 use super::reference::Reference;
@@ -20,7 +21,7 @@ pub struct Base {
 
 /// One platform of the base.
 pub struct BaseImage {
-    pub config: Value,
+    pub config: ImageConfig,
     pub layers: Vec<Descriptor>,
     /// The base index's platform object (os.version, features…), when it had one.
     platform: Option<Value>,
@@ -55,7 +56,8 @@ impl Base {
             }
             let blobs = oci::children(&manifest)?;
             let layers = blobs.get(1..).unwrap_or_default().to_vec();
-            let config = endpoint.store.config(&manifest)?;
+            let config = ImageConfig::from_json(endpoint.store.config(&manifest)?, &desc.digest)
+                .map_err(|e| anyhow!("--base {reference}: {e}"))?;
             let platform = desc.extra.get("platform").cloned();
             images.insert(
                 p,

@@ -9,10 +9,10 @@ use anyhow::{anyhow, bail, Context as _, Result};
 
 use super::archive;
 use super::oci::{self, Descriptor};
-use crate::progress;
 use super::reference::{Reference, Target};
 use super::registry::Uploaded;
 use super::store::{Layout, Remote, Store};
+use crate::progress;
 use crate::scratch::ScratchDir;
 
 /// Options every command that reads or writes references shares.
@@ -71,10 +71,9 @@ impl Endpoint {
                 let tag = docker_archive_tag(&layout, name.as_deref())?;
                 (Store::Layout(layout), Target::Tag(tag))
             }
-            Reference::Registry(r) => (
-                Store::Remote(Box::new(Remote::new(r, t))),
-                r.target.clone(),
-            ),
+            Reference::Registry(r) => {
+                (Store::Remote(Box::new(Remote::new(r, t))), r.target.clone())
+            }
         };
         Ok(Endpoint {
             store,
@@ -132,8 +131,7 @@ impl Endpoint {
         match &self.reference {
             Reference::OciArchive { file, .. } => archive::pack(&layout.dir, file),
             Reference::DockerArchive { file, name } => {
-                                let manifest =
-                    one_platform(&self.store, root, bytes, None, &self.host_platform)?.1;
+                let manifest = one_platform(&self.store, root, bytes, None, &self.host_platform)?.1;
                 archive::docker_manifest(layout, &manifest, name.as_deref())?;
                 archive::pack(&layout.dir, file)
             }
@@ -263,7 +261,12 @@ pub fn copy_tree(
             copy_blobs(src, dst, &done.children, scratch, t)?;
         }
         dst.put_manifest(&done.desc, &done.bytes)?;
-        progress::step("manifest", &done.desc.digest, done.desc.size, &label(&done.desc));
+        progress::step(
+            "manifest",
+            &done.desc.digest,
+            done.desc.size,
+            &label(&done.desc),
+        );
     }
     Ok(())
 }
@@ -304,34 +307,17 @@ pub fn copy_blobs(
             unique.push(b.clone());
         }
     }
-    let jobs = t.jobs.max(1);
-    for chunk in unique.chunks(jobs) {
-        let results: Vec<Result<()>> = std::thread::scope(|s| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|d| {
-                    s.spawn(move || {
-                        let how = dst.copy_blob(src, d, scratch)?;
-                        let verb = match how {
-                            Uploaded::Exists => "exists",
-                            Uploaded::Mounted => "mounted",
-                            Uploaded::Pushed => "copied",
-                        };
-                        progress::step(verb, &d.digest, d.size, "");
-                        Ok(())
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(anyhow!("a copy thread panicked")))
-                })
-                .collect()
-        });
-        results.into_iter().collect::<Result<Vec<()>>>()?;
-    }
+    let results = crate::jobs::each(&unique, t.jobs, |d| {
+        let how = dst.copy_blob(src, d, scratch)?;
+        let verb = match how {
+            Uploaded::Exists => "exists",
+            Uploaded::Mounted => "mounted",
+            Uploaded::Pushed => "copied",
+        };
+        progress::step(verb, &d.digest, d.size, "");
+        Ok(())
+    });
+    results.into_iter().collect::<Result<Vec<()>>>()?;
     Ok(())
 }
 

@@ -191,7 +191,7 @@ fn index_of(
         bail!("--annotation: a Docker manifest list has no annotations (its children are Docker manifests)");
     }
     // The appended-to index's annotations stay, the new ones win.
-    if let Value::Object(new) = super::key_values(annotations) {
+    if let Value::Object(new) = super::create::key_values(annotations) {
         kept.extend(new);
     }
     if !kept.is_empty() && !docker {

@@ -54,7 +54,9 @@ impl<W: Write> ParallelGzip<W> {
     /// `threads` compress at once (1: all in the calling thread).
     pub fn new(mut out: W, level: u32, threads: usize) -> io::Result<Self> {
         out.write_all(&HEADER)?;
-        let pool = (threads > 1).then(|| Pool::start(threads, level));
+        let pool = (threads > 1)
+            .then(|| Pool::start(threads, level))
+            .transpose()?;
         Ok(ParallelGzip {
             out,
             level,
@@ -157,7 +159,7 @@ impl<W: Write> Write for ParallelGzip<W> {
 }
 
 impl Pool {
-    fn start(threads: usize, level: u32) -> Pool {
+    fn start(threads: usize, level: u32) -> io::Result<Pool> {
         let (jobs, job_rx) = mpsc::sync_channel::<Job>(threads);
         let (done_tx, done) = mpsc::channel::<Done>();
         let job_rx = Arc::new(Mutex::new(job_rx));
@@ -165,7 +167,7 @@ impl Pool {
             .map(|_| {
                 let job_rx = job_rx.clone();
                 let done_tx = done_tx.clone();
-                std::thread::spawn(move || loop {
+                std::thread::Builder::new().spawn(move || loop {
                     let job = match job_rx.lock() {
                         Ok(rx) => rx.recv(),
                         Err(_) => return,
@@ -179,13 +181,13 @@ impl Pool {
                     }
                 })
             })
-            .collect();
-        Pool {
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Pool {
             jobs,
             done,
             workers,
             in_flight_max: threads * 2,
-        }
+        })
     }
 }
 

@@ -80,7 +80,8 @@ impl Layout {
         for entry in fs::read_dir(self.blobs()).into_iter().flatten().flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            let temp = name.starts_with('.') && (name.ends_with(".tmp") || name.ends_with(".xx-tmp"));
+            let temp =
+                name.starts_with('.') && (name.ends_with(".tmp") || name.ends_with(".xx-tmp"));
             if temp && entry.file_type().is_ok_and(|t| t.is_file()) {
                 let _ = fs::remove_file(entry.path());
             }

@@ -31,9 +31,12 @@ pub fn download(http: &Http, url: &str, sha256: &str, size: u64, cache: &Path) -
     crate::scratch::remove_stale(&tmp, ".blob.");
     let digest = format!("sha256:{sha256}");
     let place = super::origin(url).unwrap_or_else(|| url.to_string());
-    retrying(&format!("GET {}", short(url)), &place, "is the server up?", || {
-        fetch(http, url, &digest, size, &tmp, &blobs)
-    })?;
+    retrying(
+        &format!("GET {}", short(url)),
+        &place,
+        "is the server up?",
+        || fetch(http, url, &digest, size, &tmp, &blobs),
+    )?;
     Ok(path)
 }
 
@@ -51,7 +54,11 @@ fn fetch(http: &Http, url: &str, digest: &str, size: u64, tmp: &Path, blobs: &Pa
         return Err(Failure::Fatal(anyhow!("{}: HTTP {status}", short(url))));
     }
     let mut out = CasWriter::new(tmp, blobs)?;
-    copy_body(&mut http.body(&mut resp, size.saturating_add(1)), &mut out, url)?;
+    copy_body(
+        &mut http.body(&mut resp, size.saturating_add(1)),
+        &mut out,
+        url,
+    )?;
     out.commit(Expect::Exactly { digest, size })
         .map_err(|e| Failure::Fatal(anyhow!("{}: refusing the download: {e}", short(url))))?;
     crate::progress::step("fetched", digest, size, short(url));

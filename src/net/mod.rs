@@ -53,11 +53,7 @@ impl Http {
 
     /// A response body as a reader of at most `limit` bytes that fails when the peer
     /// sends slower than the floor allows.
-    pub fn body<'a>(
-        &self,
-        resp: &'a mut Response<ureq::Body>,
-        limit: u64,
-    ) -> impl Read + 'a {
+    pub fn body<'a>(&self, resp: &'a mut Response<ureq::Body>, limit: u64) -> impl Read + 'a {
         let reader = resp.body_mut().with_config().limit(limit).reader();
         self.floor.watch(reader)
     }
@@ -81,7 +77,10 @@ pub fn origin(url: &str) -> Option<String> {
         _ => return None,
     };
     let host = uri.host()?.to_ascii_lowercase();
-    Some(format!("{scheme}://{host}:{}", uri.port_u16().unwrap_or(default)))
+    Some(format!(
+        "{scheme}://{host}:{}",
+        uri.port_u16().unwrap_or(default)
+    ))
 }
 
 #[cfg(test)]
@@ -94,10 +93,19 @@ mod tests {
             origin("http://127.0.0.1:5000/v2/a"),
             origin("HTTP://127.0.0.1:5000/x?y")
         );
-        assert_eq!(origin("https://Reg.Test/v2/"), origin("https://reg.test:443/"));
-        assert_ne!(origin("http://127.0.0.1:5000/"), origin("http://127.0.0.1:5001/"));
+        assert_eq!(
+            origin("https://Reg.Test/v2/"),
+            origin("https://reg.test:443/")
+        );
+        assert_ne!(
+            origin("http://127.0.0.1:5000/"),
+            origin("http://127.0.0.1:5001/")
+        );
         assert_ne!(origin("http://reg.test/"), origin("https://reg.test/"));
-        assert_eq!(origin("http://a@reg.test:1/").as_deref(), Some("http://reg.test:1"));
+        assert_eq!(
+            origin("http://a@reg.test:1/").as_deref(),
+            Some("http://reg.test:1")
+        );
         assert_eq!(origin("ftp://reg.test/"), None);
         assert_eq!(origin("/v2/relative"), None);
     }

@@ -35,7 +35,9 @@ pub fn retrying<T>(
             Ok(v) => return Ok(v),
             Err(Failure::Fatal(e)) => return Err(e),
             Err(Failure::Retry(e)) if n == ATTEMPTS => {
-                return Err(e.context(format!("{what} on {place} failed {ATTEMPTS} times ({hint})")));
+                return Err(e.context(format!(
+                    "{what} on {place} failed {ATTEMPTS} times ({hint})"
+                )));
             }
             Err(Failure::Retry(e)) => {
                 crate::progress::note(&format!("{what}: {e:#}; retrying in {delay:?}"));

@@ -235,7 +235,6 @@ impl Client {
     fn cancel(&self, location: &str, scope: &str) {
         let _ = self.send("DELETE", location, scope, &[], Body::Empty);
     }
-
 }
 
 /// One blob on its way up.
@@ -245,4 +244,3 @@ pub(super) struct Upload<'a> {
     path: &'a Path,
     scope: String,
 }
-

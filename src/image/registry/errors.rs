@@ -17,7 +17,10 @@ impl Client {
     /// A registry refusal as one line: the registry's own error codes and messages.
     pub(super) fn refused(&self, mut resp: Response<ureq::Body>, what: &str) -> Failure {
         let status = resp.status().as_u16();
-        let body = self.http.body_to_vec(&mut resp, 64 << 10).unwrap_or_default();
+        let body = self
+            .http
+            .body_to_vec(&mut resp, 64 << 10)
+            .unwrap_or_default();
         let detail = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| {

@@ -58,10 +58,8 @@ impl Client {
     /// A client for one registry host; plain HTTP for loopback or when asked.
     pub fn new(reference: &RegistryRef, t: Transport) -> Client {
         let ctx = t.ctx;
-        let endpoint = super::reference::endpoint_for(
-            &reference.host,
-            ctx.var(ev::XX_REGISTRY_ENDPOINTS),
-        );
+        let endpoint =
+            super::reference::endpoint_for(&reference.host, ctx.var(ev::XX_REGISTRY_ENDPOINTS));
         let scheme = if t.insecure || super::reference::is_loopback_host(&endpoint) {
             "http"
         } else {
