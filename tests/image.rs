@@ -106,6 +106,30 @@ pub fn check_blobs(layout: &Path, digest: &str, size: Option<u64>) -> serde_json
     serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
 }
 
+/// A layout holds no temp file: nothing but the writer's lock in `.xx-tmp` (where temp
+/// files are made), and only digest names among the blobs.
+pub fn assert_no_temp_files(layout: &Path) {
+    let names = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let tmp: Vec<String> = names(&layout.join(".xx-tmp"))
+        .into_iter()
+        .filter(|n| n != "lock")
+        .collect();
+    assert!(tmp.is_empty(), "temp files left in .xx-tmp: {tmp:?}");
+    let odd: Vec<String> = names(&layout.join("blobs/sha256"))
+        .into_iter()
+        .filter(|n| n.len() != 64 || !n.bytes().all(|b| b.is_ascii_hexdigit()))
+        .collect();
+    assert!(odd.is_empty(), "non-digest names among the blobs: {odd:?}");
+}
+
 /// `os/arch[/variant]` of an index entry.
 pub fn platform_of(entry: &serde_json::Value) -> String {
     let p = &entry["platform"];
@@ -537,14 +561,7 @@ fn bad_input_is_one_line_and_leaves_no_temp_files() {
         "{}",
         r.stderr
     );
-    let leftovers: Vec<_> = std::fs::read_dir(layout.join("blobs/sha256"))
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-                .collect()
-        })
-        .unwrap_or_default();
-    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+    assert_no_temp_files(&layout);
 }
 
 /// zstd layers: the same digest at -j1 and -j2, the codec and its version in the

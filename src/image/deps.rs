@@ -9,7 +9,6 @@
 //! a directory every glibc loader of a Debian-style build searches.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -54,7 +53,12 @@ pub fn closure(platform: &str, files: &[(PathBuf, PathBuf)]) -> Result<Extra> {
             continue;
         };
         if let Some(interp) = &facts.interpreter {
-            let at = PathBuf::from(interp.trim_start_matches('/'));
+            let at = library_path(interp).ok_or_else(|| {
+                anyhow!(
+                    "--with-deps {platform}: /{} names the interpreter {interp:?}, not a loader under /lib or /usr/lib: refusing it",
+                    inside.display()
+                )
+            })?;
             let name = file_name(interp);
             provided.insert(name.clone());
             if !in_layer.contains(at.as_path()) && !extra.contains_key(&at) {
@@ -67,6 +71,7 @@ pub fn closure(platform: &str, files: &[(PathBuf, PathBuf)]) -> Result<Extra> {
                     find(&search, &name)
                         .ok_or_else(|| missing(platform, &inside, interp, &search))?
                 };
+                check_inside(&root, &found, platform, interp)?;
                 extra.insert(at.clone(), found.clone());
                 queue.push_back((at, found));
             }
@@ -82,8 +87,15 @@ pub fn closure(platform: &str, files: &[(PathBuf, PathBuf)]) -> Result<Extra> {
                 }
                 return Err(missing(platform, &inside, lib, &search));
             }
+            if lib.is_empty() || lib == "." || lib == ".." {
+                bail!(
+                    "--with-deps {platform}: /{} needs a library named {lib:?}: refusing it",
+                    inside.display()
+                );
+            }
             let found =
                 find(&search, lib).ok_or_else(|| missing(platform, &inside, lib, &search))?;
+            check_inside(&root, &found, platform, lib)?;
             let at = PathBuf::from(format!("lib/{multiarch}/{lib}"));
             provided.insert(lib.clone());
             extra.insert(at.clone(), found.clone());
@@ -93,9 +105,49 @@ pub fn closure(platform: &str, files: &[(PathBuf, PathBuf)]) -> Result<Extra> {
     Ok(extra)
 }
 
+/// An interpreter path as the relative path of a library in the layer: absolute, plain
+/// components only (no `.` or `..`), under a library directory (`/lib*`, `/usr/lib*`).
+/// None for anything else (`/etc/shadow`, `/lib/../etc/shadow`, `lib/ld.so`).
+fn library_path(interp: &str) -> Option<PathBuf> {
+    let rest = interp.strip_prefix('/')?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
+        return None;
+    }
+    is_library_dir(&parts[..parts.len().saturating_sub(1)]).then(|| PathBuf::from(rest))
+}
+
+/// `lib…/…` or `usr/lib…/…`: where loaders and shared libraries live.
+fn is_library_dir(dirs: &[&str]) -> bool {
+    match dirs {
+        [first, ..] if first.starts_with("lib") => true,
+        ["usr", second, ..] => second.starts_with("lib"),
+        _ => false,
+    }
+}
+
+/// A file taken from the sysroot (links resolved) must still be a library there: a
+/// link planted in the sysroot cannot pull `/etc/shadow` into the layer.
+fn check_inside(root: &Path, found: &Path, platform: &str, what: &str) -> Result<()> {
+    let inside = found.strip_prefix(root).ok().and_then(|rel| {
+        let parts: Vec<&str> = rel.iter().filter_map(|c| c.to_str()).collect();
+        parts.split_last().map(|(_, dirs)| is_library_dir(dirs))
+    });
+    if inside != Some(true) {
+        bail!(
+            "--with-deps {platform}: {what} resolves to {}, outside the sysroot's library directories: refusing it",
+            found.display()
+        );
+    }
+    Ok(())
+}
+
 /// Facts of a dynamic ELF file; None for anything else (scripts, data, static binaries).
 fn elf_facts(host: &Path) -> Option<Facts> {
-    let file = File::open(host).ok()?;
+    let file = crate::fsutil::open_regular(host).ok()?;
     let facts = inspect_file(&file).ok()?;
     (!facts.is_static).then_some(facts)
 }
@@ -150,4 +202,33 @@ fn missing(platform: &str, inside: &Path, lib: &str, search: &[PathBuf]) -> anyh
         inside.display(),
         dirs.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpreters_must_be_loader_paths() {
+        for good in [
+            "/lib/ld-linux-aarch64.so.1",
+            "/lib64/ld-linux-x86-64.so.2",
+            "/usr/lib/ld.so",
+            "/lib/aarch64-linux-gnu/ld.so",
+        ] {
+            assert!(library_path(good).is_some(), "{good}");
+        }
+        for bad in [
+            "/etc/shadow",
+            "/../../../../etc/shadow",
+            "/lib/../etc/shadow",
+            "lib/ld.so",
+            "/lib//ld.so",
+            "/ld.so",
+            "/lib/./ld.so",
+            "/usr/bin/ld.so",
+        ] {
+            assert!(library_path(bad).is_none(), "{bad}");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! renamed to `blobs/sha256/<hex>` once its digest is known.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -164,6 +164,13 @@ fn collect(source: &Source, extra: &Extra, skip: Option<&Path>) -> Result<Vec<En
         Source::Dir(root) => walk(root, root, skip, &mut out)?,
     }
     add_extra(&mut out, extra)?;
+    if let Some(bad) = out.iter().find(|e| !is_plain_relative(&e.inside)) {
+        bail!(
+            "{}: a layer entry may not be named {:?} (only plain relative names go into a layer)",
+            bad.path.display(),
+            bad.inside
+        );
+    }
     // Stable: where an input entry and an added one share a name, the input's is kept.
     out.sort_by(|a, b| {
         a.inside
@@ -173,6 +180,15 @@ fn collect(source: &Source, extra: &Extra, skip: Option<&Path>) -> Result<Vec<En
     });
     out.dedup_by(|later, first| later.inside == first.inside);
     Ok(out)
+}
+
+/// `a/b/c`: no root, no `.` or `..` (an entry named so would write outside the
+/// directory it is unpacked in).
+fn is_plain_relative(path: &Path) -> bool {
+    !path.as_os_str().is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
 }
 
 /// Files added to the input (`--with-deps`), with their parent directories; a parent
@@ -288,13 +304,21 @@ fn write_tar<W: Write>(entries: &[Entry], out: W, mtime: u64) -> Result<W> {
                 }
                 seen_inodes.insert(key, name.clone());
             }
-            // The size comes from the open file, and exactly that many bytes are copied:
-            // a file that shrinks meanwhile fails, never the tar; extra bytes are not read.
-            let file =
-                File::open(&e.path).with_context(|| format!("cannot read {}", e.path.display()))?;
-            let len = file.metadata()?.len();
+            // Opened without following links or blocking, and checked to be the same
+            // regular file the walk saw: a path swapped for a symlink (or a FIFO) in
+            // between is refused, never followed. Size and mode come from the open file,
+            // and exactly that many bytes are copied: a file that shrinks meanwhile
+            // fails, never the tar; extra bytes are not read.
+            let file = crate::fsutil::open_regular(&e.path).map_err(|err| {
+                anyhow::anyhow!("{} changed while it was read: {err}", e.path.display())
+            })?;
+            let opened = file.metadata()?;
+            if (opened.dev(), opened.ino()) != key {
+                bail!("{} changed while it was read", e.path.display());
+            }
+            let len = opened.len();
             header.set_entry_type(tar::EntryType::Regular);
-            header.set_mode(mode(meta.mode()));
+            header.set_mode(mode(opened.mode()));
             header.set_size(len);
             let mut exact = ExactReader {
                 inner: io::Read::take(file, len),
