@@ -7,20 +7,14 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::util::{require_tools, Checked};
+use crate::util::{require_tools, xx_within, Checked};
 
-/// `xx ARGS` (the front end, not a personality).
+/// `xx ARGS` (the front end, not a personality), hermetic (see `util::xx_within`); a
+/// run longer than ten minutes is a hang.
 pub fn xx(args: &[&str], env: &[(&str, &str)]) -> Checked {
-    let out = Command::new(env!("CARGO_BIN_EXE_xx"))
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run xx");
-    Checked {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        code: out.status.code().unwrap_or(-1),
-    }
+    let (checked, timed_out) = xx_within(args, env, std::time::Duration::from_secs(600));
+    assert!(!timed_out, "xx {args:?} hung");
+    checked
 }
 
 /// Static hello binaries: (platform, file, qemu, what it prints).

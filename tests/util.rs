@@ -303,3 +303,50 @@ impl Drop for Registry {
         let _ = self.child.wait();
     }
 }
+
+/// An empty home for the `xx` front end: a developer's `~/.docker/config.json` (or
+/// `DOCKER_CONFIG`, `XX_REGISTRY_ENDPOINTS`, …) never reaches a test.
+pub fn empty_home() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("xx-test-home-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create test home");
+        dir
+    })
+}
+
+/// `xx ARGS` with only PATH, an empty HOME and the given variables, killed after
+/// `limit` (a hang is a failure, reported as exit code -9 with `timed_out`).
+pub fn xx_within(
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: std::time::Duration,
+) -> (Checked, bool) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xx"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", empty_home())
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run xx");
+    let start = std::time::Instant::now();
+    let mut timed_out = false;
+    while child.try_wait().expect("wait for xx").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            timed_out = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("collect xx output");
+    let checked = Checked {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code().unwrap_or(-9),
+    };
+    (checked, timed_out)
+}
