@@ -26,6 +26,8 @@ struct VerifyOnly {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Os {
+    /// CMake's CMAKE_SYSTEM_NAME.
+    cmake: String,
     triple: Option<String>,
     vendor: Option<String>,
     libc: Option<String>,
@@ -260,7 +262,8 @@ fn generate(table: &Table) -> String {
         };
         let _ = writeln!(
             s,
-            "    OsInfo {{ name: {name:?}, triple: {}, vendor: {}, libc: {}, macos_min: {}, format: {format}, file: {}, file_reject: {}, static_check: {} }},",
+            "    OsInfo {{ name: {name:?}, cmake: {:?}, triple: {}, vendor: {}, libc: {}, macos_min: {}, format: {format}, file: {}, file_reject: {}, static_check: {} }},",
+            os.cmake,
             opt(&os.triple),
             opt(&os.vendor),
             opt(&os.libc),

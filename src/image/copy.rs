@@ -12,6 +12,7 @@ use super::oci::{self, Descriptor};
 use super::reference::{Reference, Target};
 use super::registry::Uploaded;
 use super::store::{Layout, Remote, Store};
+use crate::platform::Platform;
 use crate::progress;
 use crate::scratch::ScratchDir;
 
@@ -47,7 +48,7 @@ pub struct Endpoint {
     pub target: Target,
     pub reference: Reference,
     /// The build machine's platform: the one picked from an index when none is named.
-    pub host_platform: String,
+    pub host_platform: Option<String>,
     scratch: ScratchDir,
 }
 
@@ -79,7 +80,7 @@ impl Endpoint {
             store,
             target,
             reference: reference.clone(),
-            host_platform: super::host_platform(t.ctx),
+            host_platform: host_platform(t),
             scratch,
         })
     }
@@ -107,7 +108,7 @@ impl Endpoint {
             store,
             target,
             reference: reference.clone(),
-            host_platform: super::host_platform(t.ctx),
+            host_platform: host_platform(t),
             scratch,
         })
     }
@@ -131,7 +132,14 @@ impl Endpoint {
         match &self.reference {
             Reference::OciArchive { file, .. } => archive::pack(&layout.dir, file),
             Reference::DockerArchive { file, name } => {
-                let manifest = one_platform(&self.store, root, bytes, None, &self.host_platform)?.1;
+                let manifest = one_platform(
+                    &self.store,
+                    root,
+                    bytes,
+                    None,
+                    self.host_platform.as_deref(),
+                )?
+                .1;
                 archive::docker_manifest(layout, &manifest, name.as_deref())?;
                 archive::pack(&layout.dir, file)
             }
@@ -150,6 +158,11 @@ fn docker_archive_tag(layout: &Layout, name: Option<&str>) -> Result<String> {
     Ok(tag.to_string())
 }
 
+/// The build machine's platform as images name it (None where the table lacks it).
+fn host_platform(t: Transport<'_>) -> Option<String> {
+    Platform::host(t.ctx).map(|p| p.to_string())
+}
+
 /// How deep indexes may nest (index → index → manifest is the deepest seen in use):
 /// deeper input is refused, never followed (each level is a request or a file).
 pub const MAX_NESTING: usize = 16;
@@ -165,7 +178,7 @@ pub fn one_platform(
     root: &Descriptor,
     bytes: &[u8],
     want: Option<&str>,
-    host: &str,
+    host: Option<&str>,
 ) -> Result<(Descriptor, Vec<u8>)> {
     let (mut desc, mut bytes) = (root.clone(), bytes.to_vec());
     for _ in 0..MAX_NESTING {
@@ -194,7 +207,7 @@ pub fn one_platform(
                 })?,
             None => children
                 .iter()
-                .find(|c| c.platform().as_deref() == Some(host))
+                .find(|c| host.is_some() && c.platform().as_deref() == host)
                 .or_else(|| children.first())
                 .ok_or_else(|| anyhow!("{} is an empty index", desc.digest))?,
         }
@@ -335,7 +348,7 @@ pub fn copy(args: &CopyArgs, t: Transport<'_>) -> Result<String> {
     let src = Endpoint::source(&src_ref, t)?;
     let (root, bytes) = src.store.resolve(&src.target)?;
     let want = match &args.platform {
-        Some(p) => Some(super::parse_platform(p)?),
+        Some(p) => Some(Platform::parse_flag(p)?.to_string()),
         None => None,
     };
     let (root, bytes) = if args.all {
@@ -346,8 +359,14 @@ pub fn copy(args: &CopyArgs, t: Transport<'_>) -> Result<String> {
     } else {
         // Like skopeo: from an index without --platform, the build machine's platform
         // (or an error); a single manifest is what it is.
-        let host = &src.host_platform;
-        let want = want.or_else(|| oci::is_index(&root.media_type).then(|| host.clone()));
+        let host = src.host_platform.as_deref();
+        let want = match want {
+            Some(p) => Some(p),
+            None if oci::is_index(&root.media_type) => Some(host.map(str::to_string).ok_or_else(|| {
+                anyhow!("this machine's platform is not in xx's table: name one with --platform, or copy all with --all")
+            })?),
+            None => None,
+        };
         one_platform(&src.store, &root, &bytes, want.as_deref(), host)?
     };
     let dst = Endpoint::destination(&dst_ref, t)?;

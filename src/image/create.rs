@@ -14,7 +14,8 @@ use super::layer::{self, Compression, Source};
 use super::oci::{self, Descriptor};
 use super::reference::Reference;
 use super::store::{Layout, Store};
-use super::{base, deps, parse_platform, platform_name};
+use super::{base, deps};
+use crate::platform::{Os, Platform};
 
 pub struct CreateArgs {
     /// `os/arch[/variant]=PATH`, in the user's order.
@@ -36,16 +37,14 @@ pub struct CreateArgs {
 }
 
 struct PlatformInput {
-    os: String,
-    arch: String,
-    variant: String,
+    platform: Platform,
     source: Source,
     extra: deps::Extra,
 }
 
 impl PlatformInput {
     fn name(&self) -> String {
-        platform_name(&self.os, &self.arch, &self.variant)
+        self.platform.to_string()
     }
 }
 
@@ -109,7 +108,7 @@ pub fn create(args: &CreateArgs, t: Transport<'_>) -> Result<String> {
         .collect::<Result<Vec<_>>>()?;
     if args.with_deps {
         for p in &mut inputs {
-            p.extra = deps::closure(&p.name(), &layer::regular_files(&p.source)?)?;
+            p.extra = deps::closure(t.ctx, &p.name(), &layer::regular_files(&p.source)?)?;
         }
     }
     if inputs.is_empty() {
@@ -210,7 +209,8 @@ fn inputs_platforms(inputs: &[PlatformInput]) -> Vec<String> {
 }
 
 fn platform_json(p: &PlatformInput) -> Value {
-    let mut platform = json!({ "architecture": p.arch, "os": p.os });
+    let p = &p.platform;
+    let mut platform = json!({ "architecture": p.arch, "os": p.os.as_str() });
     if !p.variant.is_empty() {
         platform["variant"] = json!(p.variant);
     }
@@ -235,12 +235,8 @@ fn parse_platform_input(text: &str) -> Result<PlatformInput> {
     let (platform, path) = text
         .split_once('=')
         .ok_or_else(|| anyhow!("--platform {text}: expected os/arch[/variant]=PATH"))?;
-    let name = parse_platform(platform)?;
-    let mut parts = name.split('/');
-    let os = parts.next().unwrap_or_default().to_string();
-    let arch = parts.next().unwrap_or_default().to_string();
-    let variant = parts.next().unwrap_or_default().to_string();
-    if os != "linux" {
+    let parsed = Platform::parse_flag(platform)?;
+    if parsed.os != Os::Linux {
         bail!("--platform {platform}: only linux images are written yet (Windows layers need another layout)");
     }
     let path = PathBuf::from(path);
@@ -252,9 +248,7 @@ fn parse_platform_input(text: &str) -> Result<PlatformInput> {
         Source::File(path)
     };
     Ok(PlatformInput {
-        os,
-        arch,
-        variant,
+        platform: parsed,
         source,
         extra: deps::Extra::new(),
     })
@@ -299,11 +293,11 @@ fn build_one(p: &PlatformInput, job: &Job) -> Result<Descriptor> {
     let base_image = base.map(|b| b.image(&p.name())).transpose()?;
     let mut config = match &base_image {
         Some(b) => b.config.clone(),
-        None => ImageConfig::new(&p.os, &p.arch),
+        None => ImageConfig::new(p.platform.os.as_str(), &p.platform.arch),
     };
     config.created = Some(created.clone());
-    if !p.variant.is_empty() {
-        config.variant = Some(p.variant.clone());
+    if !p.platform.variant.is_empty() {
+        config.variant = Some(p.platform.variant.clone());
     }
     for l in shared.into_iter().chain([&layer]) {
         config.rootfs.diff_ids.push(l.diff_id.clone());

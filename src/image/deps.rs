@@ -21,11 +21,11 @@ use crate::verify::inspect::{inspect_file, Facts};
 pub type Extra = BTreeMap<PathBuf, PathBuf>;
 
 /// The closure for the ELF files among `files` (layer path, host path).
-pub fn closure(platform: &str, files: &[(PathBuf, PathBuf)]) -> Result<Extra> {
+pub fn closure(ctx: &Context, platform: &str, files: &[(PathBuf, PathBuf)]) -> Result<Extra> {
     if files.is_empty() {
         bail!("--with-deps {platform}: the input has no files to look at");
     }
-    let mut ctx = Context::from_process().clone_vars();
+    let mut ctx = ctx.clone_vars();
     ctx.set_var(ev::TARGETPAIR, "");
     ctx.set_var(ev::TARGETPLATFORM, platform);
     let target = crate::cc::Target::new(&ctx, None)?;

@@ -36,7 +36,7 @@ pub fn merge(args: &MergeArgs, t: Transport<'_>) -> Result<String> {
     let wanted = args
         .platforms
         .iter()
-        .map(|p| super::parse_platform(p))
+        .map(|p| crate::platform::Platform::parse_flag(p).map(|p| p.to_string()))
         .collect::<Result<Vec<_>>>()?;
     let sources = args
         .sources

@@ -91,11 +91,8 @@ impl Descriptor {
 pub fn platform_text(p: &Value) -> Option<String> {
     let os = p["os"].as_str()?;
     let arch = p["architecture"].as_str()?;
-    let text = match p["variant"].as_str().filter(|v| !v.is_empty()) {
-        Some(v) => format!("{os}/{arch}/{v}"),
-        None => format!("{os}/{arch}"),
-    };
-    Some(super::parse_platform(&text).unwrap_or(text))
+    let variant = p["variant"].as_str().unwrap_or_default();
+    Some(crate::platform::Platform::from_image(os, arch, variant).to_string())
 }
 
 pub fn digest_hex(digest: &str) -> Option<&str> {

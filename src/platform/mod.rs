@@ -4,9 +4,11 @@
 mod parse;
 mod resolve;
 mod table;
+mod value;
 
 pub use parse::parse_cli_platform;
 pub use resolve::Resolved;
 pub use table::{
     by_march, find, os_info, vendor_info, Endian, Format, OsInfo, Target, TARGETS, VERIFY_ONLY,
 };
+pub use value::{Libc, Os, Platform};

@@ -113,6 +113,8 @@ pub struct Target {
 #[derive(Debug)]
 pub struct OsInfo {
     pub name: &'static str,
+    /// CMake's `CMAKE_SYSTEM_NAME`.
+    pub cmake: &'static str,
     pub triple: Option<&'static str>,
     pub vendor: Option<&'static str>,
     pub libc: Option<&'static str>,
