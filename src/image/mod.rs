@@ -10,6 +10,7 @@ pub mod config;
 pub mod copy;
 mod create;
 pub mod deps;
+pub mod endpoint;
 mod inspect;
 pub mod layer;
 pub mod merge;
