@@ -93,8 +93,7 @@ pub fn copy_tree(
     scratch: &Path,
     t: Transport<'_>,
 ) -> Result<()> {
-    if dst.is_remote() && dst.has_manifest(root)? {
-        progress::step("exists", &root.digest, root.size, &label(root));
+    if registry_has(dst, root)? {
         return Ok(());
     }
     let mut seen = HashSet::from([root.digest.clone()]);
@@ -111,8 +110,7 @@ pub fn copy_tree(
                 return Err(too_deep(&root.digest));
             }
             let parent = top.desc.digest.clone();
-            if dst.is_remote() && dst.has_manifest(&child)? {
-                progress::step("exists", &child.digest, child.size, &label(&child));
+            if registry_has(dst, &child)? {
                 continue;
             }
             let child_bytes = src
@@ -134,6 +132,15 @@ pub fn copy_tree(
         );
     }
     Ok(())
+}
+
+/// Whether `dst` is a registry that has this manifest (and so everything below it).
+fn registry_has(dst: &Store, desc: &Descriptor) -> Result<bool> {
+    let has = dst.is_remote() && dst.has_manifest(desc)?;
+    if has {
+        progress::step("exists", &desc.digest, desc.size, &label(desc));
+    }
+    Ok(has)
 }
 
 fn pending(desc: &Descriptor, bytes: Vec<u8>, depth: usize) -> Result<Pending> {
