@@ -45,10 +45,10 @@ fn fetch(http: &Http, url: &str, digest: &str, size: u64, tmp: &Path, blobs: &Pa
         .agent()
         .get(url)
         .call()
-        .map_err(|e| Failure::Retry(anyhow!("{}: {e}", short(url))))?;
+        .map_err(|e| Failure::Retry(anyhow!("{e}")))?;
     let status = resp.status().as_u16();
     if status >= 500 || status == 429 {
-        return Err(Failure::Retry(anyhow!("{}: HTTP {status}", short(url))));
+        return Err(Failure::Retry(anyhow!("HTTP {status}")));
     }
     if status != 200 {
         return Err(Failure::Fatal(anyhow!("{}: HTTP {status}", short(url))));
@@ -86,4 +86,105 @@ pub fn copy_body(reader: &mut impl io::Read, out: &mut impl io::Write, what: &st
 /// A URL without its query (tokens and session state stay out of messages).
 fn short(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::context::Context;
+
+    /// A loopback server answering the n-th request with `answers[n]` (the last one
+    /// repeats): a status line and a body, or a body cut short.
+    fn serve(answers: Vec<(&'static str, Vec<u8>, bool)>) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/pool/f.deb", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                let (status, body, cut) = answers[n.min(answers.len() - 1)].clone();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let mut out = stream;
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = out.write_all(head.as_bytes());
+                let sent = if cut {
+                    &body[..body.len() / 2]
+                } else {
+                    &body[..]
+                };
+                let _ = out.write_all(sent);
+            }
+        });
+        (url, count)
+    }
+
+    fn sha(bytes: &[u8]) -> String {
+        crate::image::oci::sha256_digest(bytes)[7..].to_string()
+    }
+
+    #[test]
+    fn downloads_verify_retry_and_hit_the_cache() {
+        let body = b"a .deb's bytes".to_vec();
+        let (url, count) = serve(vec![
+            ("500 Internal Server Error", b"busy".to_vec(), false),
+            ("200 OK", body.clone(), true),
+            ("200 OK", body.clone(), false),
+        ]);
+        let http = Http::new(&Context::new(Default::default()));
+        let cache = tempfile::tempdir().unwrap();
+        let path = download(&http, &url, &sha(&body), body.len() as u64, cache.path()).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), body);
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            3,
+            "a 500 and a cut body are retried"
+        );
+        // A second request for the same content is a cache hit: no request.
+        let again = download(&http, &url, &sha(&body), body.len() as u64, cache.path()).unwrap();
+        assert_eq!(again, path);
+        assert_eq!(count.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_wrong_checksum_is_refused_and_nothing_is_cached() {
+        let (url, count) = serve(vec![("200 OK", b"evil".to_vec(), false)]);
+        let http = Http::new(&Context::new(Default::default()));
+        let cache = tempfile::tempdir().unwrap();
+        let want = sha(b"good");
+        let err = download(&http, &url, &want, 4, cache.path()).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("refusing the download"),
+            "{err:#}"
+        );
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            1,
+            "a checksum mismatch is final"
+        );
+        assert_eq!(
+            std::fs::read_dir(cache.path().join("sha256"))
+                .unwrap()
+                .count(),
+            0
+        );
+        assert_eq!(
+            std::fs::read_dir(cache.path().join("tmp")).unwrap().count(),
+            0
+        );
+        let err = download(&http, &url, "not-hex", 4, cache.path()).unwrap_err();
+        assert!(err.to_string().contains("not a sha256"), "{err}");
+    }
 }
