@@ -57,7 +57,7 @@ fn fetch(http: &Http, url: &str, digest: &str, size: u64, tmp: &Path, blobs: &Pa
     copy_body(
         &mut http.body(&mut resp, size.saturating_add(1)),
         &mut out,
-        url,
+        "the body",
     )?;
     out.commit(Expect::Exactly { digest, size })
         .map_err(|e| Failure::Fatal(anyhow!("{}: refusing the download: {e}", short(url))))?;
