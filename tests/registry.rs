@@ -76,18 +76,25 @@ fn digests_of(index: &serde_json::Value) -> Vec<(String, String)> {
         .collect()
 }
 
-#[test]
-fn push_read_by_skopeo_umoci_and_docker_then_pull() {
+/// A 3-platform image pushed by `xx image create` (and the same written to a layout):
+/// what the tests below read back in their own ways.
+struct Pushed {
+    registry: Registry,
+    work: tempfile::TempDir,
+    bins: Vec<(&'static str, String, &'static str, &'static str)>,
+    image: String,
+    digest: String,
+    layout: std::path::PathBuf,
+}
+
+fn pushed(repo: &str) -> Option<Pushed> {
     if !cross_tools() || !require_tools(&["docker"]) {
-        return;
+        return None;
     }
-    let Some(registry) = Registry::start(None) else {
-        return;
-    };
+    let registry = Registry::start(None)?;
     let work = tempfile::tempdir().unwrap();
     let bins = binaries(work.path());
-    let image = format!("{}:v1", registry.url("xx/hello"));
-
+    let image = format!("{}:v1", registry.url(repo));
     let pushed = create(&bins, &image, &[], &SDE);
     assert_eq!(pushed.code, 0, "{}", pushed.stderr);
     let digest = pushed.stdout.trim().to_string();
@@ -95,22 +102,45 @@ fn push_read_by_skopeo_umoci_and_docker_then_pull() {
     let layout = work.path().join("layout");
     let local = create(&bins, &format!("oci:{}:v1", layout.display()), &[], &SDE);
     assert_eq!(local.stdout.trim(), digest, "{}", local.stderr);
+    Some(Pushed {
+        registry,
+        work,
+        bins,
+        image,
+        digest,
+        layout,
+    })
+}
 
-    // skopeo reads the pushed index byte for byte.
-    let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &image]);
-    assert!(
-        raw.status.success(),
-        "{}",
-        String::from_utf8_lossy(&raw.stderr)
-    );
-    let hex = digest.strip_prefix("sha256:").unwrap();
-    assert_eq!(
-        raw.stdout,
-        std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap()
-    );
-    let ours = xx(&["image", "inspect", "--raw", &image], &[]);
-    assert_eq!(ours.stdout.as_bytes(), raw.stdout.as_slice());
-    let table = xx(&["image", "inspect", &image], &[]);
+impl Pushed {
+    /// The pushed index as skopeo reads it, checked to be our bytes.
+    fn raw(&self) -> Vec<u8> {
+        let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &self.image]);
+        assert!(
+            raw.status.success(),
+            "{}",
+            String::from_utf8_lossy(&raw.stderr)
+        );
+        let hex = self.digest.strip_prefix("sha256:").unwrap();
+        assert_eq!(
+            raw.stdout,
+            std::fs::read(self.layout.join("blobs/sha256").join(hex)).unwrap()
+        );
+        raw.stdout
+    }
+}
+
+/// skopeo and xx read the pushed index byte for byte, also through a registry name mapped to
+/// the endpoint that serves it.
+#[test]
+fn pushed_index_is_read_byte_for_byte() {
+    let Some(f) = pushed("xx/hello") else {
+        return;
+    };
+    let raw = f.raw();
+    let ours = xx(&["image", "inspect", "--raw", &f.image], &[]);
+    assert_eq!(ours.stdout.as_bytes(), raw.as_slice());
+    let table = xx(&["image", "inspect", &f.image], &[]);
     let listed: Vec<&str> = table
         .stdout
         .lines()
@@ -125,7 +155,7 @@ fn push_read_by_skopeo_umoci_and_docker_then_pull() {
     );
 
     // A registry name mapped to the endpoint that serves it (XX_REGISTRY_ENDPOINTS).
-    let endpoints = format!("mirror-of-nothing.test={}", registry.addr);
+    let endpoints = format!("mirror-of-nothing.test={}", f.registry.addr);
     let aliased = xx(
         &[
             "image",
@@ -137,29 +167,44 @@ fn push_read_by_skopeo_umoci_and_docker_then_pull() {
     );
     assert_eq!(
         aliased.stdout.as_bytes(),
-        raw.stdout.as_slice(),
+        raw.as_slice(),
         "{}",
         aliased.stderr
     );
+}
 
+/// skopeo copy --all back to a layout keeps the digest; each platform runs under qemu.
+#[test]
+fn skopeo_copies_it_back_and_every_platform_runs() {
+    let Some(f) = pushed("xx/hello") else {
+        return;
+    };
     // skopeo copy --all back to a layout keeps the digest; the layout is valid.
-    let copied = work.path().join("skopeo-copy");
+    let copied = f.work.path().join("skopeo-copy");
     let c = skopeo(&[
         "copy",
         "-q",
         "--all",
         "--src-tls-verify=false",
-        &image,
+        &f.image,
         &format!("oci:{}:v1", copied.display()),
     ]);
     assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
-    check_layout(&copied, &digest);
+    check_layout(&copied, &f.digest);
 
     // Each platform: skopeo --override-arch/--override-variant, umoci, qemu.
-    run_every_platform(work.path(), &image, &bins);
+    run_every_platform(f.work.path(), &f.image, &f.bins);
+}
 
+/// The docker CLI reads the index without a daemon.
+#[test]
+fn docker_cli_lists_the_same_digests() {
+    let Some(f) = pushed("xx/hello") else {
+        return;
+    };
+    let hex = f.digest.strip_prefix("sha256:").unwrap();
     // The docker CLI reads the index without a daemon.
-    let config = work.path().join("docker-config");
+    let config = f.work.path().join("docker-config");
     std::fs::create_dir_all(&config).unwrap();
     let dm = docker(
         &config,
@@ -167,7 +212,7 @@ fn push_read_by_skopeo_umoci_and_docker_then_pull() {
             "manifest",
             "inspect",
             "--insecure",
-            image.trim_start_matches("docker://"),
+            f.image.trim_start_matches("docker://"),
         ],
     );
     assert!(
@@ -177,35 +222,43 @@ fn push_read_by_skopeo_umoci_and_docker_then_pull() {
     );
     let listed: serde_json::Value = serde_json::from_slice(&dm.stdout).unwrap();
     let local_index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap())
+        serde_json::from_slice(&std::fs::read(f.layout.join("blobs/sha256").join(hex)).unwrap())
             .unwrap();
     assert_eq!(digests_of(&listed), digests_of(&local_index));
+}
 
+/// Pull into a layout and into an oci-archive: same digest, valid, every blob checked.
+#[test]
+fn pull_to_a_layout_and_an_archive() {
+    let Some(f) = pushed("xx/hello") else {
+        return;
+    };
+    let raw = f.raw();
     // Pull into a layout and into an oci-archive: same digest, valid, every blob checked.
-    let pulled = work.path().join("pulled");
+    let pulled = f.work.path().join("pulled");
     let p = xx(
         &[
             "image",
             "pull",
-            &image,
+            &f.image,
             &format!("oci:{}:v1", pulled.display()),
         ],
         &[],
     );
     assert_eq!(
         (p.code, p.stdout.trim()),
-        (0, digest.as_str()),
+        (0, f.digest.as_str()),
         "{}",
         p.stderr
     );
-    check_layout(&pulled, &digest);
-    let archive = work.path().join("img.tar");
+    check_layout(&pulled, &f.digest);
+    let archive = f.work.path().join("img.tar");
     let a = xx(
         &[
             "image",
             "copy",
             "--all",
-            &image,
+            &f.image,
             &format!("oci-archive:{}:v1", archive.display()),
         ],
         &[],
@@ -218,41 +271,55 @@ fn push_read_by_skopeo_umoci_and_docker_then_pull() {
     ]);
     assert_eq!(
         from_archive.stdout,
-        raw.stdout,
+        raw,
         "{}",
         String::from_utf8_lossy(&from_archive.stderr)
     );
+}
 
+/// A re-push of the unchanged layout uploads nothing.
+#[test]
+fn an_unchanged_repush_uploads_nothing() {
+    let Some(f) = pushed("xx/hello") else {
+        return;
+    };
     // A re-push of the unchanged layout uploads nothing: the index is already there.
     let again = xx(
         &[
             "image",
             "push",
-            &format!("oci:{}:v1", layout.display()),
-            &image,
+            &format!("oci:{}:v1", f.layout.display()),
+            &f.image,
         ],
         &[],
     );
     assert_eq!(
         (again.code, again.stdout.trim()),
-        (0, digest.as_str()),
+        (0, f.digest.as_str()),
         "{}",
         again.stderr
     );
     assert!(again.stderr.contains("exists"), "{}", again.stderr);
     assert!(!again.stderr.contains("copied"), "{}", again.stderr);
+}
 
+/// --base from the registry into another repository mounts the base layers.
+#[test]
+fn base_from_the_registry_mounts_its_layers() {
+    let Some(f) = pushed("xx/hello") else {
+        return;
+    };
     // --base from the registry, output to another repository of it: the base layers are
     // mounted, not downloaded and uploaded again; each platform gets one more layer.
-    let extra = work.path().join("extra");
+    let extra = f.work.path().join("extra");
     std::fs::write(&extra, "extra\n").unwrap();
-    let based = format!("{}:v2", registry.url("xx/based"));
+    let based = format!("{}:v2", f.registry.url("xx/based"));
     let b = xx(
         &[
             "image",
             "create",
             "--base",
-            &image,
+            &f.image,
             "--platform",
             &format!("linux/arm64={}", extra.display()),
             "--platform",
