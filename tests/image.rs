@@ -630,13 +630,11 @@ fn zstd_layers_are_reproducible_and_readable() {
     );
 }
 
-/// `--base`: every platform is appended to the same platform of the base (layers,
-/// diff_ids, history, settings kept); `--format docker` writes Docker v2s2 types; a
-/// docker-archive holds the OCI layout plus Docker's manifest.json, and skopeo reads it.
-#[test]
-fn base_docker_format_and_archives() {
+/// A 3-platform base image (a file in /etc, PATH and A set) in a layout, and an app
+/// file to put on it: (work dir, base reference, app).
+fn base_and_app() -> Option<(tempfile::TempDir, String, std::path::PathBuf)> {
     if !require_tools(&["skopeo", "umoci"]) {
-        return;
+        return None;
     }
     let work = tempfile::tempdir().unwrap();
     let base_root = work.path().join("base");
@@ -664,6 +662,17 @@ fn base_docker_format_and_archives() {
 
     let app = work.path().join("app");
     std::fs::write(&app, "#!/bin/sh\necho app\n").unwrap();
+    Some((work, base, app))
+}
+
+/// `--base` with `--format docker` to a docker-archive: every platform appended to the
+/// same platform of the base (layers, diff_ids, history, settings kept), Docker v2s2
+/// types, the OCI layout plus Docker's manifest.json, read by skopeo.
+#[test]
+fn docker_archive_of_an_image_on_a_base() {
+    let Some((work, base, app)) = base_and_app() else {
+        return;
+    };
     let out = work.path().join("app.tar");
     let r = xx(
         &[
@@ -741,7 +750,15 @@ fn base_docker_format_and_archives() {
             check_blobs(&unpacked, l["digest"].as_str().unwrap(), l["size"].as_u64());
         }
     }
+}
 
+/// `--base` in OCI format: one platform copied out unpacks (umoci) with the base's files
+/// and ours.
+#[test]
+fn oci_image_on_a_base_unpacks_with_both() {
+    let Some((work, base, app)) = base_and_app() else {
+        return;
+    };
     // The OCI-format variant unpacks (umoci) with the base's files and ours.
     let layout = work.path().join("app-layout");
     let r = xx(
@@ -777,8 +794,14 @@ fn base_docker_format_and_archives() {
     umoci_unpack(&format!("{}:x", single.display()), &bundle);
     assert!(bundle.join("rootfs/etc/base-release").is_file());
     assert!(bundle.join("rootfs/app").is_file());
+}
 
-    // A platform the base lacks is refused in one line.
+/// A platform the base lacks is refused in one line.
+#[test]
+fn base_without_the_platform_is_refused() {
+    let Some((work, base, app)) = base_and_app() else {
+        return;
+    };
     let r = xx(
         &[
             "image",
