@@ -200,10 +200,10 @@ fn credentials_never_follow_a_redirect_to_another_origin() {
         Duration::from_secs(60),
     );
     assert!(!timed_out, "pull hung: {}", r.stderr);
+    assert_nothing_reached(&foreign, "pull");
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("another origin"), "{}", r.stderr);
     assert!(!r.stderr.contains(PASSWORD), "{}", r.stderr);
-    assert_nothing_reached(&foreign, "pull");
 }
 
 /// The same for a push whose upload Location names another origin.
@@ -235,9 +235,9 @@ fn credentials_never_go_to_an_upload_location_elsewhere() {
         Duration::from_secs(60),
     );
     assert!(!timed_out, "push hung: {}", r.stderr);
+    assert_nothing_reached(&foreign, "push");
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("another origin"), "{}", r.stderr);
-    assert_nothing_reached(&foreign, "push");
 }
 
 /// Issue 9 §1.9: a server sending its answer at a few bytes a second is dropped (and
