@@ -37,7 +37,9 @@ impl Base {
         if oci::is_index(&root.media_type) {
             for child in oci::children(&bytes)? {
                 let Some(p) = child.platform() else { continue };
-                if wanted.contains(&p) {
+                // The first entry for a platform, as containerd picks it: later ones
+                // (however many a hostile index repeats) are not read.
+                if wanted.contains(&p) && !found.iter().any(|(q, ..)| *q == p) {
                     let b = endpoint.store.manifest(&child)?;
                     found.push((p, child, b));
                 }
@@ -50,10 +52,6 @@ impl Base {
         }
         let mut images = HashMap::new();
         for (p, desc, manifest) in found {
-            // The first entry for a platform, as containerd picks it.
-            if images.contains_key(&p) {
-                continue;
-            }
             let blobs = oci::children(&manifest)?;
             let layers = blobs.get(1..).unwrap_or_default().to_vec();
             let config = ImageConfig::from_json(endpoint.store.config(&manifest)?, &desc.digest)

@@ -133,6 +133,11 @@ fn platform_entries(src: &Endpoint, source: usize) -> Result<Vec<Entry>> {
             let Some(platform) = child.platform().filter(|p| !p.starts_with("unknown/")) else {
                 continue;
             };
+            // A platform listed again in the same index: the first entry, as containerd
+            // picks it (the others are not read).
+            if out.iter().any(|e: &Entry| e.platform == platform) {
+                continue;
+            }
             let child_bytes = src.store.manifest(&child)?;
             out.push(Entry {
                 platform,
