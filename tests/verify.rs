@@ -521,3 +521,60 @@ fn hostile_inputs_get_a_clear_error_and_never_a_panic() {
         }
     }
 }
+
+/// An ELF64 file of `size` bytes whose `count` program headers are all PT_INTERP, each
+/// at a different offset and reaching to the end of the file.
+fn many_interpreters(count: u64, size: u64) -> Vec<u8> {
+    let mut f = vec![0u8; size as usize];
+    f[..4].copy_from_slice(b"\x7fELF");
+    f[4] = 2; // 64-bit
+    f[5] = 1; // little-endian
+    f[6] = 1; // version
+    f[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    f[18..20].copy_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+    f[20..24].copy_from_slice(&1u32.to_le_bytes());
+    f[32..40].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+    f[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+    f[54..56].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+    f[56..58].copy_from_slice(&(count as u16).to_le_bytes()); // e_phnum
+    let data_start = 64 + 56 * count;
+    for i in 0..count {
+        let ph = (64 + 56 * i) as usize;
+        let offset = data_start + i * 4096;
+        f[ph..ph + 4].copy_from_slice(&3u32.to_le_bytes()); // PT_INTERP
+        f[ph + 8..ph + 16].copy_from_slice(&offset.to_le_bytes());
+        f[ph + 32..ph + 40].copy_from_slice(&(size - offset).to_le_bytes()); // p_filesz
+        f[ph + 40..ph + 48].copy_from_slice(&(size - offset).to_le_bytes()); // p_memsz
+    }
+    let interp = b"/lib64/ld-linux-x86-64.so.2\0";
+    let at = data_start as usize;
+    f[at..at + interp.len()].copy_from_slice(interp);
+    f
+}
+
+/// Issue 9 §1.8: a 4 MiB ELF with 400 PT_INTERP headers at different offsets reached
+/// 1.6 GB resident (every read kept). Now one interpreter is read, and the bytes read
+/// per file are bounded: it runs within 300 MB of address space and answers normally.
+#[test]
+fn many_interpreters_are_read_once_within_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hostile");
+    std::fs::write(&file, many_interpreters(400, 4 << 20)).unwrap();
+    let xx_verify = crate::util::bin_dir().join("xx-verify");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 300000; exec \"$0\" --json \"$1\"")
+        .arg(&xx_verify)
+        .arg(&file)
+        .env_clear()
+        .env("TARGETPLATFORM", "linux/amd64")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["files"][0]["facts"]["interpreter"], "/lib64/ld-linux-x86-64.so.2",
+        "{report}"
+    );
+}

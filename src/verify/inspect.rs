@@ -76,9 +76,66 @@ fn malformed(format: &'static str) -> impl Fn(object::read::Error) -> InspectErr
     }
 }
 
+/// The most bytes the headers of one file may make us read (and keep: `ReadCache` keeps
+/// what it read). Real binaries need a few hundred KiB of headers, sections and string
+/// tables; a hostile one naming the same big region many times stops here.
+const READ_BUDGET: u64 = 64 << 20;
+
+/// An interpreter path longer than this is not one (PATH_MAX).
+const MAX_INTERPRETER: u64 = 4096;
+
 pub fn inspect_file(file: &File) -> Result<Facts, InspectError> {
     let cache = ReadCache::new(file);
-    inspect(&cache)
+    let budgeted = Budgeted {
+        cache: &cache,
+        left: std::cell::Cell::new(READ_BUDGET),
+    };
+    inspect(&budgeted)
+}
+
+/// A `ReadRef` over the file that refuses reads beyond `READ_BUDGET` in total.
+struct Budgeted<'a> {
+    cache: &'a ReadCache<&'a File>,
+    left: std::cell::Cell<u64>,
+}
+
+impl<'a> Budgeted<'a> {
+    fn spend(&self, bytes: &'a [u8]) -> Result<&'a [u8], ()> {
+        let n = bytes.len() as u64;
+        let left = self.left.get().checked_sub(n).ok_or(())?;
+        self.left.set(left);
+        Ok(bytes)
+    }
+}
+
+impl<'a> ReadRef<'a> for &'a Budgeted<'a> {
+    fn len(self) -> Result<u64, ()> {
+        self.cache.len()
+    }
+
+    fn read_bytes_at(self, offset: u64, size: u64) -> Result<&'a [u8], ()> {
+        if size > self.left.get() {
+            return Err(());
+        }
+        self.spend(self.cache.read_bytes_at(offset, size)?)
+    }
+
+    fn read_bytes_at_until(
+        self,
+        range: std::ops::Range<u64>,
+        delimiter: u8,
+    ) -> Result<&'a [u8], ()> {
+        let wanted = range.end.saturating_sub(range.start);
+        if wanted > self.left.get() {
+            // A string search over more than the budget: only as far as it allows.
+            let end = range.start.saturating_add(self.left.get());
+            return self.spend(
+                self.cache
+                    .read_bytes_at_until(range.start..end, delimiter)?,
+            );
+        }
+        self.spend(self.cache.read_bytes_at_until(range, delimiter)?)
+    }
 }
 
 pub fn inspect<'data, R: ReadRef<'data>>(data: R) -> Result<Facts, InspectError> {
@@ -124,18 +181,18 @@ where
     };
 
     let segments = header.program_headers(endian, data).map_err(&bad)?;
-    for segment in segments {
-        if segment.p_type(endian) == elf::PT_INTERP {
-            let bytes = segment
-                .data(endian, data)
-                .map_err(|()| InspectError::Malformed {
-                    format: "ELF",
-                    reason: "interpreter outside the file".into(),
-                })?;
-            let path = bytes.split(|&b| b == 0).next().unwrap_or_default();
-            facts.interpreter = Some(String::from_utf8_lossy(path).into_owned());
-            facts.is_static = false;
-        }
+    // The first PT_INTERP is the one the kernel uses; others are not read.
+    if let Some(segment) = segments.iter().find(|s| s.p_type(endian) == elf::PT_INTERP) {
+        let (offset, size) = segment.file_range(endian);
+        let bytes = data
+            .read_bytes_at(offset, size.min(MAX_INTERPRETER))
+            .map_err(|()| InspectError::Malformed {
+                format: "ELF",
+                reason: "interpreter outside the file".into(),
+            })?;
+        let path = bytes.split(|&b| b == 0).next().unwrap_or_default();
+        facts.interpreter = Some(String::from_utf8_lossy(path).into_owned());
+        facts.is_static = false;
     }
 
     let sections = header.sections(endian, data).map_err(&bad)?;
