@@ -132,12 +132,23 @@ pub fn lock(path: &Path, who: &str) -> Result<File> {
             .unwrap_or_else(|| dir.to_path_buf());
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    // Never through a symlink: a planted `.xx-cc.lock -> /elsewhere` would create (or
+    // lock) a file of someone else's choosing.
+    use std::os::unix::fs::OpenOptionsExt as _;
     let file = File::options()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
-        .with_context(|| format!("cannot open lock {}", path.display()))?;
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => anyhow::anyhow!(
+                "{} is a symlink: refusing to lock through it; remove it",
+                path.display()
+            ),
+            _ => anyhow::Error::new(e).context(format!("cannot open lock {}", path.display())),
+        })?;
     if file.try_lock().is_err() {
         eprintln!("{who}: waiting for lock on {}", path.display());
         file.lock()

@@ -413,6 +413,28 @@ fn unsupported_target_and_missing_linker_are_one_clear_line() {
     );
 }
 
+/// Issue 9 §1.14: a lock file planted as a dangling symlink is not created through.
+#[test]
+fn a_symlinked_lock_file_is_refused() {
+    if !require_tool("clang") || !require_tool("ld.lld") {
+        return;
+    }
+    let w = Work::new();
+    std::fs::create_dir_all(w.prefix()).unwrap();
+    let elsewhere = w.path("elsewhere-created");
+    std::os::unix::fs::symlink(&elsewhere, w.prefix().join(".xx-cc.lock")).unwrap();
+    let r = w.run("xx-clang", "linux/arm64", &["--setup-target-triple"], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(".xx-cc.lock is a symlink: refusing to lock through it"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(!elsewhere.exists(), "the lock was created through the link");
+}
+
 #[test]
 fn concurrent_setups_leave_a_consistent_prefix() {
     if !require_tool("clang") || !require_tool("ld.lld") {
@@ -442,7 +464,9 @@ fn concurrent_setups_leave_a_consistent_prefix() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        !names.iter().any(|n| n.ends_with(".tmp")),
+        !names
+            .iter()
+            .any(|n| n.ends_with(".tmp") || n.ends_with(".xx-tmp")),
         "temp files left: {names:?}"
     );
     for triple in [
