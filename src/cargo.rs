@@ -63,7 +63,7 @@ pub fn run(ctx: &Context, args: &[OsString]) -> Result<ExitCode> {
         .ok_or_else(|| anyhow!("Rust has no target for {}", cc_target.resolved.platform()))?
         .to_string();
     if print {
-        println!("{rust_triple}");
+        crate::output::line(&rust_triple)?;
         return Ok(ExitCode::SUCCESS);
     }
     let plan = setup(&ctx, cc_target, rust_triple)?;

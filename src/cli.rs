@@ -64,7 +64,7 @@ pub fn run(argv0: &str, args: Vec<String>) -> Result<ExitCode> {
         Some(("install-links", m)) => {
             let dir = m.get_one::<PathBuf>("dir").expect("required by clap");
             for link in links::install(dir, PERSONALITIES, m.get_flag("force"))? {
-                println!("{}", link.display());
+                crate::output::line(link.display())?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -73,10 +73,10 @@ pub fn run(argv0: &str, args: Vec<String>) -> Result<ExitCode> {
         }
         Some(("env-vars", m)) => {
             if m.get_flag("markdown") {
-                print!("{}", env_vars::markdown());
+                crate::output::text(env_vars::markdown())?;
             } else {
                 for v in env_vars::ALL {
-                    println!("{:<28} {:<12} {}", v.name, v.used_by, v.doc);
+                    crate::output::line(format!("{:<28} {:<12} {}", v.name, v.used_by, v.doc))?;
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -1,7 +1,6 @@
 //! `xx-info` / `xx info`: the target's names. Compatible with tonistiigi/xx's `xx-info`
 //! (same stdout, stderr, exit codes), plus `--json`, `--platform` and a few new commands.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
@@ -114,7 +113,7 @@ pub fn run(ctx: &mut Context, prog: &str, args: &[String]) -> Result<ExitCode> {
         "qemu" => qemu(&r)?.to_string(),
         other => {
             // xx prints this on stdout.
-            println!("unknown command {other}");
+            crate::output::line(format!("unknown command {other}"))?;
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -335,12 +334,8 @@ fn print_json(ctx: &Context, r: &Resolved) -> Result<ExitCode> {
     print(&text)
 }
 
-/// One line to stdout; a closed pipe is not an error (`xx-info | head -c1`).
+/// One line to stdout (a closed pipe ends the command quietly: see `output`).
 fn print(text: &str) -> Result<ExitCode> {
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{text}").and_then(|_| out.flush()) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(e.into()),
-    }
+    crate::output::line(text)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -16,6 +16,7 @@ pub mod info;
 mod jobs;
 mod links;
 pub mod net;
+mod output;
 pub mod platform;
 mod progress;
 mod scratch;
@@ -89,6 +90,7 @@ pub fn run_multicall() -> ExitCode {
 fn report(prog: &str, result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
+        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("{prog}: {err:#}");
             ExitCode::FAILURE

@@ -957,3 +957,51 @@ fn beyond_xx_commands() {
         bad.stderr
     );
 }
+
+/// Issue 9 §1.15: a closed stdout ends a command quietly with 0 (as `| head` users
+/// expect), never with println!'s panic, whichever command is writing.
+#[test]
+fn a_closed_stdout_is_exit_0_and_no_panic() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("f");
+    std::fs::write(&file, "x").unwrap();
+    let layout = format!("oci:{}", work.path().join("l").display());
+    let made = crate::image::xx(
+        &[
+            "image",
+            "create",
+            "--platform",
+            &format!("linux/arm64={}", file.display()),
+            "-o",
+            &layout,
+        ],
+        &[],
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let xx = env!("CARGO_BIN_EXE_xx");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["env-vars"],
+        vec!["env-vars", "--markdown"],
+        vec!["info", "env"],
+        vec!["info", "--json"],
+        vec!["info", "list"],
+        vec!["verify", "--json", xx],
+        vec!["image", "inspect", &layout],
+        vec!["image", "inspect", "--raw", &layout],
+    ];
+    for args in cases {
+        let (read_end, write_end) = std::io::pipe().unwrap();
+        drop(read_end);
+        let out = std::process::Command::new(xx)
+            .args(&args)
+            .env_clear()
+            .env("TARGETPLATFORM", "linux/amd64")
+            .stdout(write_end)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "xx {args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "xx {args:?}: {stderr}");
+    }
+}

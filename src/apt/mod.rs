@@ -79,7 +79,7 @@ pub fn run(ctx: &Context, name: &str, args: &[String]) -> Result<ExitCode> {
 /// `--print-source-file`, `--fix-source-file FILE ARCH`.
 fn special_flags(ctx: &Context, args: &[String]) -> Result<Option<ExitCode>> {
     if args.iter().any(|a| a == "--print-source-file") {
-        println!("{}", sources::main_file(ctx).display());
+        crate::output::line(sources::main_file(ctx).display())?;
         return Ok(Some(ExitCode::SUCCESS));
     }
     if let Some(i) = args.iter().position(|a| a == "--fix-source-file") {

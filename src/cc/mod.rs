@@ -275,7 +275,7 @@ fn compile(ctx: &Context, lang: Lang, alias: Option<&str>, args: &[OsString]) ->
     {
         let ours = prefix::dir(ctx).join(format!("{}-{prog}", target.name));
         if ours.exists() {
-            println!("{}", ours.display());
+            crate::output::line(ours.display())?;
             return Ok(ExitCode::SUCCESS);
         }
     }
@@ -387,7 +387,7 @@ fn act(ctx: &Context, t: &Target, action: &str) -> Result<ExitCode> {
         "wrap" | "unwrap" => return wrap(&dir, action == "wrap"),
         other => bail!("unknown action {other}"),
     };
-    println!("{out}");
+    crate::output::line(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 

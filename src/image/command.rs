@@ -189,9 +189,9 @@ pub fn run(ctx: &Context, m: &ArgMatches) -> Result<ExitCode> {
             )?;
             // --raw: the stored bytes exactly (what digests are of), as skopeo prints them.
             if raw {
-                print!("{text}");
+                crate::output::text(&text)?;
             } else {
-                println!("{text}");
+                crate::output::line(&text)?;
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -219,6 +219,6 @@ pub fn run(ctx: &Context, m: &ArgMatches) -> Result<ExitCode> {
             t,
         )?,
     };
-    println!("{digest}");
+    crate::output::line(&digest)?;
     Ok(ExitCode::SUCCESS)
 }

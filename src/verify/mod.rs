@@ -7,7 +7,6 @@ mod expect;
 pub mod inspect;
 
 use std::fs::File;
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
@@ -248,7 +247,6 @@ fn print_json(target: &Resolved, reports: &[Report]) -> Result<()> {
         })
         .collect();
     let value = serde_json::json!({ "target": target.platform(), "files": files });
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+    crate::output::line(serde_json::to_string_pretty(&value)?)?;
     Ok(())
 }

@@ -1,0 +1,30 @@
+//! What commands print on stdout goes through here: a write error (a closed pipe, as in
+//! `xx-info env | head -1`) becomes an error value instead of `println!`'s panic, and
+//! `report` in lib.rs, the one place errors become exit codes, ends a broken pipe
+//! quietly with 0, as ripgrep does.
+
+use std::fmt::Display;
+use std::io::{self, Write};
+
+/// `text` and a newline, flushed.
+pub fn line(text: impl Display) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()
+}
+
+/// `text` as it is (no newline added), flushed.
+pub fn text(text: impl Display) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    write!(out, "{text}")?;
+    out.flush()
+}
+
+/// Whether the error is (or was caused by) a write to a closed pipe.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
