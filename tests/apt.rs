@@ -357,3 +357,117 @@ fn ubuntu_foreign_arch_gets_a_ports_entry_in_the_main_files_format() {
          Components: main universe restricted multiverse\nSigned-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg\n"
     );
 }
+
+/// Issue 9 §1.13: a TARGETPLATFORM xx-info rejects is rejected by xx-apt too, before
+/// dpkg or a sources file hears of it (it ran `dpkg --add-architecture unknown`).
+#[test]
+fn unresolvable_targets_run_nothing() {
+    let root = debian_root();
+    let long = format!("linux/{}", "a".repeat(100_000));
+    for platform in [
+        "linux/arm64;id",
+        "linux/arm64\nid",
+        long.as_str(),
+        "linux/nonesuch",
+    ] {
+        let r = apt(
+            &root,
+            "xx-apt-get",
+            platform,
+            &["install", "-y", "libssl-dev"],
+            &[],
+        );
+        assert_eq!(r.code, 1, "{platform:.40}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{platform:.40}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("unsupported target") || r.stderr.contains("is not a platform"),
+            "{}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("+ "), "ran something: {}", r.stderr);
+        assert!(
+            r.stderr.len() < 300,
+            "the whole value echoed back: {}",
+            r.stderr.len()
+        );
+    }
+    // An escape-hatch arch must look like a Debian arch name.
+    let r = apt(
+        &root,
+        "xx-apt-get",
+        "linux/weird",
+        &["install", "libssl-dev"],
+        &[
+            ("XX_MARCH", "weird"),
+            ("XX_TRIPLE", "weird-linux-gnu"),
+            ("XX_DEBIAN_ARCH", "x;rm"),
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not a Debian architecture name"),
+        "{}",
+        r.stderr
+    );
+    let arches = std::fs::read_to_string(root.path().join("var/lib/dpkg/arch")).unwrap();
+    assert_eq!(arches, "amd64\narm64\n");
+}
+
+/// Issue 9 §1.13: a newline in XX_APT_PORTS_MIRROR wrote an extra `deb [trusted=yes]`
+/// line; now the value is refused and no sources file is touched.
+#[test]
+fn mirror_values_are_one_url() {
+    let root = HostRoot::new(Some(
+        "ID=ubuntu\nVERSION_ID=\"24.04\"\nVERSION_CODENAME=noble\n",
+    ));
+    let p = root.path();
+    std::fs::create_dir_all(p.join("etc/apt/sources.list.d")).unwrap();
+    let main = p.join("etc/apt/sources.list.d/ubuntu.sources");
+    let original =
+        "Types: deb\nURIs: http://127.0.0.1:9/ubuntu/\nSuites: noble\nComponents: main\n";
+    std::fs::write(&main, original).unwrap();
+    std::fs::create_dir_all(p.join("var/lib/dpkg")).unwrap();
+    std::fs::write(p.join("var/lib/dpkg/arch"), "amd64\n").unwrap();
+    for bad in [
+        "http://127.0.0.1:9/ports noble main\ndeb [trusted=yes] http://127.0.0.1:9/evil",
+        "http://127.0.0.1:9/a b",
+        "ftp://127.0.0.1/x",
+    ] {
+        let r = apt(
+            &root,
+            "xx-apt-get",
+            "linux/arm64",
+            &["install", "libssl-dev"],
+            &[("XX_APT_PORTS_MIRROR", bad)],
+        );
+        assert_eq!(r.code, 1, "{bad:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("XX_APT_PORTS_MIRROR=") && r.stderr.contains("not a mirror URL"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert_eq!(std::fs::read_to_string(&main).unwrap(), original);
+        assert!(!p.join("etc/apt/sources.list.d/xx-arm64.sources").exists());
+    }
+}
+
+/// The echoed apt line can be pasted back into a shell: odd arguments are quoted.
+#[test]
+fn the_echo_is_shell_quoted() {
+    let root = debian_root();
+    let r = apt(
+        &root,
+        "xx-apt-get",
+        "linux/arm64",
+        &["install", "-y", "-o", "APT::Get::Comment=a b", "libssl-dev"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("+ apt-get  install -y -o 'APT::Get::Comment=a b' libssl-dev:arm64"),
+        "{}",
+        r.stderr
+    );
+}

@@ -58,6 +58,9 @@ pub fn run(ctx: &Context, name: &str, args: &[String]) -> Result<ExitCode> {
         let err = Command::new("apt").args(&options).exec();
         return Err(anyhow::Error::new(err).context("cannot run apt"));
     }
+    if r.os == "linux" {
+        check_target(&r)?;
+    }
     let lock = lock(ctx)?;
     let cross = r.is_cross(&ctx.host_march());
     if r.os == "linux" {
@@ -74,6 +77,33 @@ pub fn run(ctx: &Context, name: &str, args: &[String]) -> Result<ExitCode> {
         crate::fsutil::keep_across_exec(file);
     }
     run_apt(ctx, apt, &argv)
+}
+
+/// The target must be one apt can name before dpkg or a sources file hears of it:
+/// `TARGETPLATFORM=linux/arm64;id` (or a newline, or 100 KB of text) is refused as
+/// xx-info refuses it, and an escape-hatch Debian arch must look like one.
+fn check_target(r: &Resolved) -> Result<()> {
+    let printable = |s: &str| s.chars().all(|c| c.is_ascii_graphic());
+    let too_long = r.platform().len() > 128;
+    if too_long || !printable(&r.os) || !printable(&r.arch) || !printable(&r.variant) {
+        let shown: String = r.platform().chars().take(64).collect();
+        bail!("TARGETPLATFORM {shown:?} is not a platform: expected os/arch[/variant], e.g. linux/arm64");
+    }
+    if !r.is_supported() {
+        bail!("{}", r.unsupported_message());
+    }
+    let debian_name = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    if !debian_name(&r.pkg_arch) {
+        bail!(
+            "{:?} is not a Debian architecture name (lowercase letters, digits, '-'); check XX_DEBIAN_ARCH",
+            r.pkg_arch
+        );
+    }
+    Ok(())
 }
 
 /// `--print-source-file`, `--fix-source-file FILE ARCH`.
@@ -250,35 +280,41 @@ fn ubuntu_sources(ctx: &Context, r: &Resolved) -> Result<()> {
     let main_path = ctx.host_path(&main.to_string_lossy());
     let text = std::fs::read_to_string(&main_path)
         .with_context(|| format!("cannot read {}", main.display()))?;
-    let native = platform::by_march(&ctx.host_march())
-        .map(|t| t.deb)
-        .unwrap_or("amd64");
+    let march = ctx.host_march();
+    let native = platform::by_march(&march).map(|t| t.deb).ok_or_else(|| {
+        anyhow!("cannot tell this machine's Debian architecture (uname -m {march:?} is not in xx's table); set XX_HOST_MARCH")
+    })?;
+    let ext = if deb822 { "sources" } else { "list" };
+    let target_file = ctx.host_path(&format!("/etc/apt/sources.list.d/xx-{}.{ext}", r.deb));
+    // Everything that can fail (the mirror above all) before any file is written.
+    let entry = if target_file.exists() {
+        None
+    } else {
+        let uris = sources::uris(&text, deb822);
+        let primary = platform::vendor_info(&r.vendor)
+            .is_some_and(|v| v.primary_arches.contains(&r.deb.as_str()));
+        let mirror = if primary {
+            sources::primary_mirror(ctx, &uris)?
+        } else {
+            sources::ports_mirror(ctx, &uris)?
+        };
+        let release = OsRelease::read(ctx).unwrap_or_default();
+        Some(sources::ubuntu_ports_entry(
+            deb822,
+            &r.deb,
+            &mirror,
+            &release.codename,
+            "/usr/share/keyrings/ubuntu-archive-keyring.gpg",
+        ))
+    };
     let fixed = sources::restrict_to_arch(&text, deb822, native);
     if fixed != text {
         crate::fsutil::write_atomic(&main_path, fixed.as_bytes())?;
     }
-    let ext = if deb822 { "sources" } else { "list" };
-    let target_file = ctx.host_path(&format!("/etc/apt/sources.list.d/xx-{}.{ext}", r.deb));
-    if target_file.exists() {
-        return Ok(());
+    match entry {
+        Some(entry) => crate::fsutil::write_atomic(&target_file, entry.as_bytes()),
+        None => Ok(()),
     }
-    let uris = sources::uris(&text, deb822);
-    let primary = platform::vendor_info(&r.vendor)
-        .is_some_and(|v| v.primary_arches.contains(&r.deb.as_str()));
-    let mirror = if primary {
-        sources::primary_mirror(ctx, &uris)?
-    } else {
-        sources::ports_mirror(ctx, &uris)?
-    };
-    let release = OsRelease::read(ctx).unwrap_or_default();
-    let entry = sources::ubuntu_ports_entry(
-        deb822,
-        &r.deb,
-        &mirror,
-        &release.codename,
-        "/usr/share/keyrings/ubuntu-archive-keyring.gpg",
-    );
-    crate::fsutil::write_atomic(&target_file, entry.as_bytes())
 }
 
 /// The debian-ports entry for an arch this Debian release lacks (riscv64 before 13,
@@ -436,7 +472,7 @@ fn dry_run(ctx: &Context) -> bool {
 
 /// Runs a preparatory command (echoed as `+ …`); in dry-run mode only echoes it.
 fn command(ctx: &Context, argv: &[&str]) -> Result<()> {
-    eprintln!("+ {}", argv.join(" "));
+    eprintln!("+ {}", shell_words(argv));
     if dry_run(ctx) {
         return Ok(());
     }
@@ -452,7 +488,7 @@ fn command(ctx: &Context, argv: &[&str]) -> Result<()> {
 
 /// The final apt call, echoed exactly as xx does (`+ apt-get  install …`), then exec'd.
 fn run_apt(ctx: &Context, apt: &str, argv: &[String]) -> Result<ExitCode> {
-    eprintln!("+ {apt}  {}", argv.join(" "));
+    eprintln!("+ {apt}  {}", shell_words(argv));
     if dry_run(ctx) {
         return Ok(ExitCode::SUCCESS);
     }
@@ -464,9 +500,43 @@ fn run_apt(ctx: &Context, apt: &str, argv: &[String]) -> Result<ExitCode> {
     Err(anyhow::Error::new(err).context(format!("cannot run {apt}")))
 }
 
+/// Arguments as a shell line that can be pasted back: plain words as they are (xx's
+/// echo, byte for byte), anything else single-quoted.
+fn shell_words<S: AsRef<str>>(argv: &[S]) -> String {
+    let quote = |a: &str| {
+        let plain = !a.is_empty()
+            && a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b));
+        if plain {
+            a.to_string()
+        } else {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        }
+    };
+    argv.iter()
+        .map(|a| quote(a.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn echoed_commands_paste_back() {
+        assert_eq!(
+            shell_words(&[
+                "install",
+                "-y",
+                "libssl-dev:arm64",
+                "-o",
+                "Dpkg::Options::=--force-confnew"
+            ]),
+            "install -y libssl-dev:arm64 -o Dpkg::Options::=--force-confnew"
+        );
+        assert_eq!(shell_words(&["a b", "it's", ""]), "'a b' 'it'\\''s' ''");
+    }
 
     #[test]
     fn broken_index_names_suite_and_arch() {

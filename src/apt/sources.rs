@@ -155,7 +155,7 @@ pub fn ubuntu_ports_entry(
 /// configured URI that is not a ports mirror (an arm64 host has only ports URIs).
 pub fn primary_mirror(ctx: &Context, configured: &[String]) -> Result<String> {
     if let Some(m) = ctx.var(crate::env_vars::XX_APT_PRIMARY_MIRROR) {
-        return Ok(m.to_string());
+        return checked_mirror(crate::env_vars::XX_APT_PRIMARY_MIRROR, m);
     }
     match configured.iter().find(|u| !u.trim_end_matches('/').ends_with("-ports")) {
         Some(u) => Ok(u.clone()),
@@ -166,10 +166,28 @@ pub fn primary_mirror(ctx: &Context, configured: &[String]) -> Result<String> {
     }
 }
 
+/// A mirror URL from the environment goes into a sources file as one token: a newline
+/// or space in it would add entries (`deb [trusted=yes] …`) of the caller's choosing.
+fn checked_mirror(var: &str, url: &str) -> Result<String> {
+    let scheme_ok = ["http://", "https://", "file:/"]
+        .iter()
+        .any(|s| url.starts_with(s));
+    let clean = url
+        .chars()
+        .all(|c| c.is_ascii_graphic() && !matches!(c, '[' | ']' | '"' | '\''));
+    if !scheme_ok || !clean {
+        bail!(
+            "{var}={:?}: not a mirror URL (one http://, https:// or file:/ URL, no spaces or brackets)",
+            url.chars().take(80).collect::<String>()
+        );
+    }
+    Ok(url.to_string())
+}
+
 /// The ports mirror: `XX_APT_PORTS_MIRROR`, else a ports URI already configured.
 pub fn ports_mirror(ctx: &Context, configured: &[String]) -> Result<String> {
     if let Some(m) = ctx.var(crate::env_vars::XX_APT_PORTS_MIRROR) {
-        return Ok(m.to_string());
+        return checked_mirror(crate::env_vars::XX_APT_PORTS_MIRROR, m);
     }
     match configured
         .iter()
