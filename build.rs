@@ -97,6 +97,7 @@ struct Triple {
     alpine_arch: Option<String>,
     alpine_abi: Option<String>,
     clang_arch: Option<String>,
+    cargo_arch: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -315,7 +316,7 @@ fn generate(table: &Table) -> String {
             s,
             "    Target {{ platform: {:?}, os: {os:?}, arch: {arch:?}, variant: {variant:?}, default: {}, \
              platform_variant: {platform_variant}, extra_variants: {}, aliases: {}, march: {:?}, deb: {:?}, apk: {:?}, rpm: {:?}, \
-             triple: TripleParts {{ arch: {:?}, abi: {:?}, arch_env: {}, alpine_arch: {}, alpine_abi: {}, clang_arch: {} }}, \
+             triple: TripleParts {{ arch: {:?}, abi: {:?}, arch_env: {}, alpine_arch: {}, alpine_abi: {}, clang_arch: {}, cargo_arch: {} }}, \
              rust: {}, zig: {}, zig_cpu: {}, go: {}, go_variant: {}, qemu: {}, meson: {:?}, lld: {}, lld_static: {}, multiarch: {}, apt_suffix: {}, apt: AptFacts {{ skip: {}, debian_ports_before: {}, force_env: {}, ubuntu_since: {} }}, macos_min: {}, \
              bin: BinaryInfo {{ machine: {}, bits: {}, endian: {endian}, float_abi: {}, float_abi_musl: {}, arm_arch: {arm_arch}, loader_gnu: {}, loader_musl: {} }}, \
              file_arch: {} }},",
@@ -333,6 +334,7 @@ fn generate(table: &Table) -> String {
             opt(&t.alpine_arch),
             opt(&t.alpine_abi),
             opt(&t.clang_arch),
+            opt(&t.cargo_arch),
             pairs(&row.rust),
             pairs(&row.zig),
             opt(&row.zig_cpu),

@@ -8,11 +8,10 @@
 //! glibc version targeting through the zig backend (`--glibc 2.17`).
 
 use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 
 use crate::cc;
 use crate::context::{Context, OsRelease};
@@ -71,18 +70,17 @@ pub fn run(ctx: &Context, args: &[OsString]) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut cmd = cargo_command(&ctx, &plan, &args)?;
-    let err = cmd.exec();
-    Err(anyhow::Error::new(err).context("cannot run cargo"))
+    Err(crate::proc::exec(&mut cmd))
 }
 
 /// xx-cargo's view of the target: Rust-style triples (`armv7`, `riscv64gc`, vendor
 /// `unknown`) for the C side too, unless the user chose otherwise.
 fn with_cargo_defaults(ctx: &Context) -> Context {
     let mut c = ctx.clone_vars();
-    for (name, default) in [
-        (ev::ARM_TARGET_ARCH, "armv7"),
-        (ev::RISCV64_TARGET_ARCH, "riscv64gc"),
-    ] {
+    let defaults = crate::platform::TARGETS
+        .iter()
+        .filter_map(|t| Some((t.triple.arch_env?, t.triple.cargo_arch?)));
+    for (name, default) in defaults {
         if c.var(name).is_none() {
             c.set_var(name, default);
         }
@@ -236,14 +234,7 @@ fn rustc_of(toolchain: &Toolchain) -> PathBuf {
 
 fn sysroot(toolchain: &Toolchain) -> Result<PathBuf> {
     let rustc = rustc_of(toolchain);
-    let out = Command::new(&rustc)
-        .args(["--print", "sysroot"])
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("cannot run {}", rustc.display()))?;
-    if !out.status.success() {
-        bail!("{} --print sysroot failed", rustc.display());
-    }
+    let out = crate::proc::run_captured(Command::new(&rustc).args(["--print", "sysroot"]))?;
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
@@ -276,9 +267,10 @@ fn ensure_std(
         return Ok((toolchain, Std::Installed));
     }
     let installed = match &toolchain {
-        Toolchain::Rustup { cargo } => {
-            quiet(Command::new(cargo.with_file_name("rustup")).args(["target", "add", triple]))
-        }
+        Toolchain::Rustup { cargo } => crate::proc::run_captured(
+            Command::new(cargo.with_file_name("rustup")).args(["target", "add", triple]),
+        )
+        .map(drop),
         // Debian ships std only for linux-gnu targets.
         Toolchain::Distro { rustc, .. } if t.resolved.os == "linux" && t.resolved.libc == "gnu" => {
             install_distro_std(ctx, rustc, t)
@@ -339,28 +331,8 @@ fn install_distro_std(ctx: &Context, rustc: &Path, t: &cc::Target) -> Result<()>
     if let Some(nolock) = ctx.var(ev::XX_APT_NOLOCK) {
         cmd.env(ev::XX_APT_NOLOCK, nolock);
     }
-    quiet(&mut cmd)
-}
-
-/// Runs a setup command; its output is shown only if it fails (as xx does).
-fn quiet(cmd: &mut Command) -> Result<()> {
-    let out = cmd
-        .output()
-        .with_context(|| format!("cannot run {}", cmd.get_program().to_string_lossy()))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let argv: Vec<String> = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    bail!(
-        "{} failed ({}):\n{}{}",
-        argv.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    // Its output is shown only if it fails (as xx does).
+    crate::proc::run_captured(&mut cmd).map(drop)
 }
 
 /// `CARGO_TARGET_<T>_…`: cargo's spelling of a triple in variable names.

@@ -18,6 +18,7 @@ mod links;
 pub mod net;
 mod output;
 pub mod platform;
+mod proc;
 mod progress;
 mod scratch;
 pub mod verify;

@@ -9,10 +9,8 @@ mod sources;
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 
@@ -55,8 +53,7 @@ pub fn run(ctx: &Context, name: &str, args: &[String]) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         // Like xx: without a package command, plain `apt`, untouched and unechoed.
-        let err = Command::new("apt").args(&options).exec();
-        return Err(anyhow::Error::new(err).context("cannot run apt"));
+        return Err(crate::proc::exec(Command::new("apt").args(&options)));
     }
     if r.os == "linux" {
         check_target(&r)?;
@@ -353,24 +350,14 @@ fn update(ctx: &Context, arch: &str) -> Result<()> {
         return command(ctx, &["apt-get", "update"]);
     }
     eprintln!("+ apt-get update");
-    let mut child = Command::new("apt-get")
-        .arg("update")
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot run apt-get update")?;
-    let mut errors = Vec::new();
-    if let Some(stderr) = child.stderr.take() {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("{line}");
-            if line.starts_with("E:") || line.starts_with("W:") {
-                errors.push(line);
-            }
-        }
-    }
-    let status = child.wait().context("cannot run apt-get update")?;
+    let (status, lines) = crate::proc::tee_stderr(Command::new("apt-get").arg("update"))?;
     if status.success() {
         return Ok(());
     }
+    let errors: Vec<String> = lines
+        .into_iter()
+        .filter(|l| l.starts_with("E:") || l.starts_with("W:"))
+        .collect();
     Err(broken_index_error(&errors, arch))
 }
 
@@ -472,18 +459,7 @@ fn dry_run(ctx: &Context) -> bool {
 
 /// Runs a preparatory command (echoed as `+ …`); in dry-run mode only echoes it.
 fn command(ctx: &Context, argv: &[&str]) -> Result<()> {
-    eprintln!("+ {}", shell_words(argv));
-    if dry_run(ctx) {
-        return Ok(());
-    }
-    let status = Command::new(argv[0])
-        .args(&argv[1..])
-        .status()
-        .with_context(|| format!("cannot run {}", argv[0]))?;
-    if !status.success() {
-        bail!("{} failed ({status})", argv.join(" "));
-    }
-    Ok(())
+    crate::proc::echo_and_run(argv, &shell_words(argv), dry_run(ctx))
 }
 
 /// The final apt call, echoed exactly as xx does (`+ apt-get  install …`), then exec'd.
@@ -493,11 +469,9 @@ fn run_apt(ctx: &Context, apt: &str, argv: &[String]) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     // The lock's descriptor stays open in apt; nested xx-apt calls must not wait for it.
-    let err = Command::new(apt)
-        .args(argv)
-        .env(ev::XX_APT_NOLOCK, "1")
-        .exec();
-    Err(anyhow::Error::new(err).context(format!("cannot run {apt}")))
+    Err(crate::proc::exec(
+        Command::new(apt).args(argv).env(ev::XX_APT_NOLOCK, "1"),
+    ))
 }
 
 /// Arguments as a shell line that can be pasted back: plain words as they are (xx's

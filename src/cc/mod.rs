@@ -14,7 +14,6 @@ pub use prefix::{dir as prefix_dir, find_tool};
 pub use setup::ensure;
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -239,15 +238,9 @@ fn parse(args: &[OsString]) -> Parsed {
     parsed
 }
 
-/// How deep xx-cc may call itself before a loop is assumed (a `clang` on PATH that is xx).
-const MAX_DEPTH: u32 = 3;
-
 fn compile(ctx: &Context, lang: Lang, alias: Option<&str>, args: &[OsString]) -> Result<ExitCode> {
-    let depth: u32 = ctx
-        .var(ev::XX_CC_DEPTH)
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(0);
-    if depth >= MAX_DEPTH {
+    let depth = crate::proc::depth(ctx);
+    if depth >= crate::proc::MAX_DEPTH {
         bail!(
             "xx-cc called itself {depth} times: the `clang` on PATH leads back to xx\n\
              help: xx-clang --unwrap, or put the real clang first on PATH"
@@ -261,7 +254,7 @@ fn compile(ctx: &Context, lang: Lang, alias: Option<&str>, args: &[OsString]) ->
     if args.iter().any(|a| a == "--config") {
         // xx's rule: a caller with its own config gets clang untouched.
         let real = prefix::find_tool(ctx, compiler).ok_or_else(|| missing(compiler))?;
-        return Err(exec(Command::new(real).args(args)));
+        return Err(crate::proc::exec_nested(ctx, Command::new(real).args(args)));
     }
     let parsed = parse(args);
     let target = Target::new(ctx, parsed.target.as_deref().or(alias))?;
@@ -299,7 +292,10 @@ pub(crate) fn uses_clang(ctx: &Context) -> bool {
 fn clang(ctx: &Context, compiler: &str, t: &Target, args: &[OsString]) -> Result<ExitCode> {
     let real = prefix::find_tool(ctx, compiler).ok_or_else(|| missing(compiler))?;
     let cfg = setup::ensure(ctx, t)?;
-    Err(exec(Command::new(real).arg("--config").arg(cfg).args(args)))
+    Err(crate::proc::exec_nested(
+        ctx,
+        Command::new(real).arg("--config").arg(cfg).args(args),
+    ))
 }
 
 fn gcc(ctx: &Context, lang: Lang, t: &Target, args: &[OsString]) -> Result<ExitCode> {
@@ -315,7 +311,7 @@ fn gcc(ctx: &Context, lang: Lang, t: &Target, args: &[OsString]) -> Result<ExitC
             t.gnu.replace('_', "-")
         )
     })?;
-    Err(exec(Command::new(real).args(args)))
+    Err(crate::proc::exec_nested(ctx, Command::new(real).args(args)))
 }
 
 fn zig(ctx: &Context, lang: Lang, t: &Target, args: &[OsString]) -> Result<ExitCode> {
@@ -349,7 +345,7 @@ fn zig(ctx: &Context, lang: Lang, t: &Target, args: &[OsString]) -> Result<ExitC
         cmd.arg(format!("-mcpu={cpu}"));
     }
     cmd.args(args);
-    Err(exec(&mut cmd))
+    Err(crate::proc::exec_nested(ctx, &mut cmd))
 }
 
 fn act(ctx: &Context, t: &Target, action: &str) -> Result<ExitCode> {
@@ -437,7 +433,7 @@ fn pkg_config(ctx: &Context, triple: &str, args: &[OsString]) -> Result<ExitCode
         // The host's PKG_CONFIG_PATH would leak host libraries into the target build.
         cmd.env_remove("PKG_CONFIG_PATH");
     }
-    Err(exec(&mut cmd))
+    Err(crate::proc::exec_nested(ctx, &mut cmd))
 }
 
 fn missing(tool: &str) -> anyhow::Error {
@@ -447,15 +443,4 @@ fn missing(tool: &str) -> anyhow::Error {
         other => other,
     };
     anyhow!("{tool} not found on PATH\nhelp: install {package}")
-}
-
-/// Replaces this process (one level deeper for the loop guard); returns only on failure.
-fn exec(cmd: &mut Command) -> anyhow::Error {
-    let depth: u32 = std::env::var(ev::XX_CC_DEPTH)
-        .ok()
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(0);
-    cmd.env(ev::XX_CC_DEPTH, (depth + 1).to_string());
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    anyhow::Error::new(cmd.exec()).context(format!("cannot run {program}"))
 }

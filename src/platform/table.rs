@@ -42,6 +42,8 @@ pub struct TripleParts {
     pub arch_env: Option<&'static str>,
     pub alpine_arch: Option<&'static str>,
     pub alpine_abi: Option<&'static str>,
+    /// xx-cargo's default for `arch_env`: the Rust spelling (`armv7`, `riscv64gc`).
+    pub cargo_arch: Option<&'static str>,
     /// The arch clang accepts when `arch_env` names one it does not (`riscv64gc`).
     pub clang_arch: Option<&'static str>,
 }
