@@ -5,6 +5,7 @@ mod cargo;
 mod cc;
 mod docs;
 mod fault_proxy;
+mod hostile_files;
 mod hostile_net;
 mod image;
 mod info;

@@ -116,8 +116,10 @@ impl Layout {
     /// A blob's file opened to read: a regular file (never a symlink, FIFO or device).
     fn open_blob(&self, digest: &str) -> Result<(File, PathBuf)> {
         let path = self.blob_path(digest)?;
-        let file = crate::fsutil::open_regular(&path)
-            .with_context(|| format!("missing blob {digest} ({})", path.display()))?;
+        let file = crate::fsutil::open_regular(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => anyhow!("missing blob {digest} ({})", path.display()),
+            _ => anyhow!("blob {digest} ({}) {e}", path.display()),
+        })?;
         Ok((file, path))
     }
 
