@@ -387,3 +387,177 @@ fn hostile_interpreters_are_refused() {
         assert_eq!(blobs, 0, "a layer was written for {interp}");
     }
 }
+
+/// Whether `unshare` can give xx a PID namespace here (root), else a visible skip.
+fn pid_namespaces() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    (root || skip("a PID namespace (unshare --pid) needs root"))
+        && crate::util::require_tool("unshare")
+}
+
+/// §1.1: scratch directories had predictable names (`$TMPDIR/xx-image.<pid>.<n>`, reused
+/// when present) and files were created in them through whatever was there: a planted
+/// `index.json` symlink made `xx image inspect oci-archive:…` overwrite its target. Run
+/// in a new PID namespace (so the PID is 1), with every such name planted.
+#[test]
+fn planted_scratch_paths_are_never_written_through() {
+    if !pid_namespaces() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("f");
+    std::fs::write(&file, "x").unwrap();
+    let archive = work.path().join("a.tar");
+    let made = xx(
+        &[
+            "image",
+            "create",
+            "--platform",
+            &format!("linux/arm64={}", file.display()),
+            "-o",
+            &format!("oci-archive:{}", archive.display()),
+        ],
+        &[],
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let victim = work.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let tmp = work.path().join("tmp");
+    for pid in 1..=4 {
+        for n in 0..=3 {
+            let planted = tmp.join(format!("xx-image.{pid}.{n}"));
+            std::fs::create_dir_all(&planted).unwrap();
+            std::os::unix::fs::symlink(&victim, planted.join("index.json")).unwrap();
+        }
+    }
+    let out = std::process::Command::new("unshare")
+        .args(["--pid", "--fork"])
+        .arg(env!("CARGO_BIN_EXE_xx"))
+        .args(["image", "inspect"])
+        .arg(format!("oci-archive:{}", archive.display()))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", crate::util::empty_home())
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    // The planted directories are as they were, and nothing of ours is left.
+    let names: Vec<String> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 16, "{names:?}");
+    assert!(
+        names.iter().all(|n| n.starts_with("xx-image.")),
+        "{names:?}"
+    );
+}
+
+/// A `xx image create` that runs a few seconds (64 MiB of noise at gzip -9, one thread)
+/// into OUT/out.tar, with TMPDIR under `work`; returns once its scratch dir exists.
+fn slow_create(work: &Path, out: &Path) -> std::process::Child {
+    let input = work.join("noise");
+    if !input.exists() {
+        let mut x = 0x2545f4914f6cdd1du64;
+        let noise: Vec<u8> = (0..64 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        std::fs::write(&input, noise).unwrap();
+    }
+    std::fs::create_dir_all(out).unwrap();
+    std::fs::create_dir_all(work.join("tmp")).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_xx"))
+        .args([
+            "image",
+            "create",
+            "-q",
+            "-j",
+            "1",
+            "--level",
+            "9",
+            "--platform",
+        ])
+        .arg(format!("linux/arm64={}", input.display()))
+        .arg("-o")
+        .arg(format!("oci-archive:{}", out.join("out.tar").display()))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", crate::util::empty_home())
+        .env("TMPDIR", work.join("tmp"))
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while entries(out).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no scratch dir appeared"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// §1.1: SIGTERM removes the scratch dir and temp files; what a `kill -9` leaves (its
+/// lock is free) is removed by the next run to the same output.
+#[test]
+fn interrupted_runs_leave_nothing_behind() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    let mut child = slow_create(work.path(), &out);
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt as _;
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    assert_eq!(
+        entries(&out),
+        Vec::<String>::new(),
+        "left beside the output"
+    );
+    assert_eq!(
+        entries(&work.path().join("tmp")),
+        Vec::<String>::new(),
+        "left in TMPDIR"
+    );
+
+    let mut child = slow_create(work.path(), &out);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = entries(&out);
+    assert!(left.iter().any(|n| n.contains("xx-scratch.")), "{left:?}");
+    let file = work.path().join("small");
+    std::fs::write(&file, "x").unwrap();
+    let r = xx(
+        &[
+            "image",
+            "create",
+            "--platform",
+            &format!("linux/arm64={}", file.display()),
+            "-o",
+            &format!("oci-archive:{}", out.join("out.tar").display()),
+        ],
+        &[("TMPDIR", &work.path().join("tmp").to_string_lossy())],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(entries(&out), vec!["out.tar".to_string()]);
+}
