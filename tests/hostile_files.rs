@@ -561,3 +561,59 @@ fn interrupted_runs_leave_nothing_behind() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(entries(&out), vec!["out.tar".to_string()]);
 }
+
+/// §1.4: a file swapped for a symlink between the walk's lstat and the open: the old
+/// code followed the link and put the target (a 0600 secret) into the layer. A thread
+/// keeps swapping while `create` runs again and again; no layer may hold the secret.
+#[test]
+fn a_file_swapped_for_a_link_mid_walk_never_leaks_its_target() {
+    let work = tempfile::tempdir().unwrap();
+    let secret = work.path().join("secret");
+    std::fs::write(&secret, "TOP-SECRET-5c1e").unwrap();
+    let input = work.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let (input, secret, stop) = (input.clone(), secret.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::write(input.join(".f.file"), "public");
+                let _ = std::fs::rename(input.join(".f.file"), input.join("f"));
+                let _ = std::os::unix::fs::symlink(&secret, input.join(".f.link"));
+                let _ = std::fs::rename(input.join(".f.link"), input.join("f"));
+            }
+        })
+    };
+    let mut leaked = 0;
+    for i in 0..150 {
+        let out = work.path().join(format!("o{i}"));
+        let r = xx(
+            &[
+                "image",
+                "create",
+                "-q",
+                "--compression",
+                "none",
+                "--platform",
+                &format!("linux/arm64={}", input.display()),
+                "-o",
+                &format!("oci:{}", out.display()),
+            ],
+            &[],
+        );
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        for blob in std::fs::read_dir(out.join("blobs/sha256"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let bytes = std::fs::read(blob.path()).unwrap_or_default();
+            if bytes.windows(15).any(|w| w == b"TOP-SECRET-5c1e") {
+                leaked += 1;
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    swapper.join().unwrap();
+    assert_eq!(leaked, 0, "the secret reached {leaked} layer(s)");
+}
