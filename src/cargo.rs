@@ -288,17 +288,19 @@ fn ensure_std(
     if let (Toolchain::Rustup { .. }, None, Some(distro)) =
         (&toolchain, ctx.var(ev::XX_CARGO_TOOLCHAIN), distro)
     {
-        eprintln!("xx-cargo: rustup target add {triple} failed; trying the distribution's Rust");
+        crate::output::err_line(format!(
+            "xx-cargo: rustup target add {triple} failed; trying the distribution's Rust"
+        ));
         return ensure_std(ctx, distro, t, triple);
     }
     if sysroot.join("lib/rustlib/src/rust/library").is_dir() {
-        eprintln!(
+        crate::output::err_line(format!(
             "xx-cargo: no std for {triple} ({}); building it from rust-src with -Zbuild-std (RUSTC_BOOTSTRAP=1 for this build)",
             installed
                 .err()
                 .map(|e| format!("{e:#}"))
                 .unwrap_or_else(|| "not installed".into())
-        );
+        ));
         return Ok((toolchain, Std::BuildStd));
     }
     Err(installed

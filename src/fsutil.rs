@@ -21,7 +21,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// The directory a temp file for `path` goes in (the same, so a rename finishes it), and
-/// the prefix of its name; what a killed run left under that prefix is removed.
+/// the prefix of its name.
 fn temp_place(path: &Path) -> (&Path, String) {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -31,15 +31,14 @@ fn temp_place(path: &Path) -> (&Path, String) {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let prefix = format!(".{name}.");
-    crate::scratch::remove_stale(dir, &prefix);
-    (dir, prefix)
+    (dir, format!(".{name}."))
 }
 
 /// Makes `at` a symlink to `to`, replacing what is there in one rename (a concurrent
 /// reader never sees it missing). The link is made under a random temp name first.
 pub fn symlink_atomic(at: &Path, to: &Path) -> Result<()> {
     let (dir, prefix) = temp_place(at);
+    crate::scratch::remove_stale(dir, &prefix);
     let tmp = tempfile::Builder::new()
         .prefix(&prefix)
         .suffix(crate::scratch::TEMP_SUFFIX)
@@ -150,7 +149,7 @@ pub fn lock(path: &Path, who: &str) -> Result<File> {
             _ => anyhow::Error::new(e).context(format!("cannot open lock {}", path.display())),
         })?;
     if file.try_lock().is_err() {
-        eprintln!("{who}: waiting for lock on {}", path.display());
+        crate::output::err_line(format!("{who}: waiting for lock on {}", path.display()));
         file.lock()
             .with_context(|| format!("cannot lock {}", path.display()))?;
     }

@@ -81,7 +81,7 @@ pub fn run(ctx: &mut Context, prog: &str, args: &[String]) -> Result<ExitCode> {
         return print_json(ctx, &r);
     }
     if NEEDS_TABLE.contains(&args.command.as_str()) && !r.is_supported() {
-        eprintln!("{}", r.unsupported_message());
+        crate::output::err_line(r.unsupported_message());
         return Ok(ExitCode::FAILURE);
     }
     let out = match args.command.as_str() {

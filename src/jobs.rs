@@ -20,12 +20,26 @@ pub fn each<T: Sync, R: Send>(
     jobs: usize,
     f: impl Fn(&T) -> Result<R> + Sync,
 ) -> Vec<Result<R>> {
+    each_sharing(items, jobs, |item, _| f(item))
+}
+
+/// As [`each`], and each item gets its share of the budget for threads of its own
+/// (`f(item, share)`): the budget split over the items running at that moment, so the
+/// last, smaller group gets more each and the total stays within `-j`.
+pub fn each_sharing<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    f: impl Fn(&T, usize) -> Result<R> + Sync,
+) -> Vec<Result<R>> {
+    let jobs = budget(jobs);
     let mut out = Vec::with_capacity(items.len());
-    for chunk in items.chunks(budget(jobs)) {
+    for chunk in items.chunks(jobs) {
+        let share = (jobs / chunk.len()).max(1);
+        let f = &f;
         std::thread::scope(|s| {
             let handles: Vec<_> = chunk
                 .iter()
-                .map(|item| std::thread::Builder::new().spawn_scoped(s, || f(item)))
+                .map(|item| std::thread::Builder::new().spawn_scoped(s, move || f(item, share)))
                 .collect();
             for h in handles {
                 out.push(match h {
@@ -56,5 +70,19 @@ mod tests {
         assert_eq!(budget(1_000_000), MAX_JOBS);
         let failed = each(&[1], 1, |_| -> Result<()> { panic!("boom") });
         assert!(failed[0].is_err());
+        let shares: Vec<usize> = each_sharing(&[1, 2, 3], 4, |_, share| Ok(share))
+            .into_iter()
+            .collect::<Result<_>>()
+            .unwrap();
+        assert_eq!(shares, [1, 1, 1]);
+        let shares: Vec<usize> = each_sharing(&[1, 2, 3], 2, |_, share| Ok(share))
+            .into_iter()
+            .collect::<Result<_>>()
+            .unwrap();
+        assert_eq!(
+            shares,
+            [1, 1, 2],
+            "the last platform alone gets the whole budget"
+        );
     }
 }

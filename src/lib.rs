@@ -93,7 +93,7 @@ fn report(prog: &str, result: anyhow::Result<ExitCode>) -> ExitCode {
         Ok(code) => code,
         Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("{prog}: {err:#}");
+            output::err_line(format!("{prog}: {err:#}"));
             ExitCode::FAILURE
         }
     }

@@ -20,6 +20,12 @@ pub fn text(text: impl Display) -> io::Result<()> {
     out.flush()
 }
 
+/// A line on stderr; a closed stderr is ignored (eprintln! would panic).
+pub fn err_line(text: impl Display) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}
+
 /// Whether the error is (or was caused by) a write to a closed pipe.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {

@@ -64,7 +64,7 @@ pub fn run_captured(cmd: &mut Command) -> Result<Output> {
 /// Prints `+ ARGV` on stderr, then runs it (its output goes where ours goes) unless
 /// `dry_run`; a failure names the command and its status.
 pub fn echo_and_run(argv: &[&str], echoed: &str, dry_run: bool) -> Result<()> {
-    eprintln!("+ {echoed}");
+    crate::output::err_line(format!("+ {echoed}"));
     if dry_run {
         return Ok(());
     }
@@ -91,7 +91,7 @@ pub fn tee_stderr(cmd: &mut Command) -> Result<(ExitStatus, Vec<String>)> {
     let mut lines = Vec::new();
     if let Some(stderr) = child.stderr.take() {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("{line}");
+            crate::output::err_line(&line);
             lines.push(line);
         }
     }

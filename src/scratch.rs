@@ -22,6 +22,9 @@ pub const TEMP_SUFFIX: &str = ".xx-tmp";
 const DIR_LOCK: &str = ".xx-lock";
 /// What every scratch directory's name holds (after the caller's prefix).
 const DIR_MARK: &str = "xx-scratch.";
+/// A temp file (or link) younger than this is never taken for stale: its creator may
+/// be between creating it and locking it.
+const FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A temp file, removed when dropped unless persisted.
 pub struct TempFile {
@@ -33,15 +36,18 @@ impl TempFile {
     /// A new file `PREFIX<random>.xx-tmp` in `dir`, mode 0666 less the umask (it becomes
     /// a blob or a config others read), locked while it lives.
     pub fn new_in(dir: &Path, prefix: &str) -> Result<TempFile> {
+        remove_stale(dir, prefix);
         let inner = tempfile::Builder::new()
             .prefix(prefix)
             .suffix(TEMP_SUFFIX)
             .permissions(fs::Permissions::from_mode(0o666))
             .tempfile_in(dir)
             .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
-        // Never fails on a file no one else has opened yet; if it did, the only cost is
-        // that a later cleanup could take the file for stale.
-        let _ = inner.as_file().try_lock();
+        // Nobody else locks a file this fresh (cleanups skip them), so this holds.
+        inner
+            .as_file()
+            .try_lock()
+            .map_err(|e| anyhow::anyhow!("cannot lock {}: {e}", inner.path().display()))?;
         let live = Live::register(inner.path());
         Ok(TempFile { inner, _live: live })
     }
@@ -92,14 +98,19 @@ impl ScratchDir {
             .permissions(fs::Permissions::from_mode(0o700))
             .tempdir_in(parent)
             .with_context(|| format!("cannot create a directory in {}", parent.display()))?;
-        let lock_path = dir.path().join(DIR_LOCK);
+        // Locked under another name, then published: a cleanup that sees `.xx-lock`
+        // always sees it held (a directory without it is never removed).
+        let new_lock = dir.path().join(".xx-lock.new");
         let lock = File::options()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&lock_path)
-            .with_context(|| format!("cannot create {}", lock_path.display()))?;
-        let _ = lock.try_lock();
+            .open(&new_lock)
+            .with_context(|| format!("cannot create {}", new_lock.display()))?;
+        lock.try_lock()
+            .map_err(|e| anyhow::anyhow!("cannot lock {}: {e}", new_lock.display()))?;
+        fs::rename(&new_lock, dir.path().join(DIR_LOCK))
+            .with_context(|| format!("cannot create {}", dir.path().display()))?;
         let live = Live::register(dir.path());
         Ok(ScratchDir {
             dir,
@@ -135,10 +146,18 @@ pub fn remove_stale(dir: &Path, prefix: &str) {
         if meta.uid() != me {
             continue;
         }
-        let temp_file = meta.is_file() && name.to_string_lossy().ends_with(TEMP_SUFFIX);
+        let temp = name.to_string_lossy().ends_with(TEMP_SUFFIX);
+        let fresh = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_none_or(|age| age < FRESH);
         if meta.is_dir() && lock_is_free(&path.join(DIR_LOCK)) {
             let _ = fs::remove_dir_all(&path);
-        } else if temp_file && lock_is_free(&path) {
+        } else if temp && !fresh && meta.is_file() && lock_is_free(&path) {
+            let _ = fs::remove_file(&path);
+        } else if temp && !fresh && meta.file_type().is_symlink() {
+            // A link made under a temp name and never renamed (symlink_atomic).
             let _ = fs::remove_file(&path);
         }
     }
@@ -228,6 +247,9 @@ pub fn clean_up_on_signals() {
                     libc::signal(sig, libc::SIG_DFL);
                     libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
                     libc::raise(sig);
+                    // As PID 1 (a container) the default action is to ignore: end anyway,
+                    // the scratch the other threads work in is gone.
+                    libc::_exit(128 + sig);
                 }
             });
         if spawned.is_err() {
@@ -263,10 +285,16 @@ mod tests {
     fn what_a_dead_process_left_is_removed_and_nothing_else() {
         let parent = tempfile::tempdir().unwrap();
         let p = parent.path();
-        // Left by a killed run: a dir with a free lock, a temp file nobody locks.
+        // Left by a killed run: a dir with a free lock, a temp file nobody locks (old
+        // enough not to be one being made right now).
         fs::create_dir(p.join("xx-scratch.dead")).unwrap();
         File::create(p.join("xx-scratch.dead").join(DIR_LOCK)).unwrap();
-        File::create(p.join(format!("xx-scratch.f{TEMP_SUFFIX}"))).unwrap();
+        let old = File::create(p.join(format!("xx-scratch.f{TEMP_SUFFIX}"))).unwrap();
+        old.set_modified(std::time::SystemTime::now() - 2 * FRESH)
+            .unwrap();
+        drop(old);
+        // A fresh unlocked temp file is someone's being made: kept.
+        File::create(p.join(format!("xx-scratch.g{TEMP_SUFFIX}"))).unwrap();
         // Not ours to remove: other names, a directory without our lock file, and a
         // symlink to a directory elsewhere.
         fs::create_dir(p.join("other")).unwrap();
@@ -276,6 +304,7 @@ mod tests {
         let live = ScratchDir::new_in(p, "").unwrap();
         assert!(!p.join("xx-scratch.dead").exists());
         assert!(!p.join(format!("xx-scratch.f{TEMP_SUFFIX}")).exists());
+        assert!(p.join(format!("xx-scratch.g{TEMP_SUFFIX}")).exists());
         assert!(p.join("other").is_dir());
         assert!(p.join("xx-scratch.nolock").is_dir());
         assert!(p.join("xx-scratch.link").symlink_metadata().is_ok());

@@ -40,7 +40,10 @@ pub fn run(ctx: &Context, name: &str, args: &[String]) -> Result<ExitCode> {
     let release = OsRelease::read(ctx).unwrap_or_default();
     let ports = match availability(ctx, &r, &release) {
         Availability::Skip(reason) => {
-            eprintln!("skipping packages installation on {}{reason}", r.arch);
+            crate::output::err_line(format!(
+                "skipping packages installation on {}{reason}",
+                r.arch
+            ));
             return Ok(ExitCode::SUCCESS);
         }
         Availability::Archive => false,
@@ -49,7 +52,7 @@ pub fn run(ctx: &Context, name: &str, args: &[String]) -> Result<ExitCode> {
     let (options, packages, parsed) = split_args(args);
     if !parsed {
         if r.os != "linux" {
-            eprintln!("skipping packages installation on {}", r.os);
+            crate::output::err_line(format!("skipping packages installation on {}", r.os));
             return Ok(ExitCode::SUCCESS);
         }
         // Like xx: without a package command, plain `apt`, untouched and unechoed.
@@ -65,7 +68,7 @@ pub fn run(ctx: &Context, name: &str, args: &[String]) -> Result<ExitCode> {
     }
     let mapped = map_names(ctx, &r, cross, &packages)?;
     if mapped.is_empty() && r.os != "linux" {
-        eprintln!("skipping packages installation on {}", r.os);
+        crate::output::err_line(format!("skipping packages installation on {}", r.os));
         return Ok(ExitCode::SUCCESS);
     }
     let mut argv = options;
@@ -349,7 +352,7 @@ fn update(ctx: &Context, arch: &str) -> Result<()> {
     if dry_run(ctx) {
         return command(ctx, &["apt-get", "update"]);
     }
-    eprintln!("+ apt-get update");
+    crate::output::err_line("+ apt-get update");
     let (status, lines) = crate::proc::tee_stderr(Command::new("apt-get").arg("update"))?;
     if status.success() {
         return Ok(());
@@ -464,7 +467,7 @@ fn command(ctx: &Context, argv: &[&str]) -> Result<()> {
 
 /// The final apt call, echoed exactly as xx does (`+ apt-get  install …`), then exec'd.
 fn run_apt(ctx: &Context, apt: &str, argv: &[String]) -> Result<ExitCode> {
-    eprintln!("+ {apt}  {}", shell_words(argv));
+    crate::output::err_line(format!("+ {apt}  {}", shell_words(argv)));
     if dry_run(ctx) {
         return Ok(ExitCode::SUCCESS);
     }
@@ -474,13 +477,14 @@ fn run_apt(ctx: &Context, apt: &str, argv: &[String]) -> Result<ExitCode> {
     ))
 }
 
-/// Arguments as a shell line that can be pasted back: plain words as they are (xx's
-/// echo, byte for byte), anything else single-quoted.
+/// Arguments as a shell line that can be pasted back: words the shell takes as they are
+/// stay so (xx's echo, byte for byte: `pkg=1.2-1~deb12u1`, `-o`, `:arm64`), anything
+/// the shell would split, expand or interpret is single-quoted.
 fn shell_words<S: AsRef<str>>(argv: &[S]) -> String {
     let quote = |a: &str| {
-        let plain = !a.is_empty()
-            && a.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b));
+        let special =
+            |c: char| c.is_whitespace() || c.is_control() || "'\"$`\\;&|<>(){}*?[]!".contains(c);
+        let plain = !a.is_empty() && !a.contains(special) && !a.starts_with(['~', '#']);
         if plain {
             a.to_string()
         } else {
@@ -510,6 +514,15 @@ mod tests {
             "install -y libssl-dev:arm64 -o Dpkg::Options::=--force-confnew"
         );
         assert_eq!(shell_words(&["a b", "it's", ""]), "'a b' 'it'\\''s' ''");
+        assert_eq!(
+            shell_words(&[
+                "libssl-dev=3.0.11-1~deb12u2",
+                "libstdc++-12-dev^",
+                "x$y",
+                "~root"
+            ]),
+            "libssl-dev=3.0.11-1~deb12u2 libstdc++-12-dev^ 'x$y' '~root'"
+        );
     }
 
     #[test]

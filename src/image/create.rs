@@ -148,14 +148,12 @@ pub fn create(args: &CreateArgs, t: Transport<'_>) -> Result<String> {
     if let Some(base) = &base {
         base.copy_blobs(&dst.store, dst.scratch(), t)?;
     }
-    // One budget: platforms at once times compression threads per layer stays within -j.
-    let budget = crate::jobs::budget(t.jobs);
-    let platforms_at_once = budget.min(inputs.len()).max(1);
-    let threads_per_layer = (budget / platforms_at_once).max(1);
+    // One budget: platforms at once times compression threads per layer stays within
+    // -j (jobs::each_sharing); the shared layer, made alone, has all of it.
     let encoding = layer::Encoding {
         compression,
         mtime,
-        threads: threads_per_layer,
+        threads: crate::jobs::budget(t.jobs),
     };
     let shared = match &args.shared {
         Some(dir) => Some(
@@ -177,9 +175,10 @@ pub fn create(args: &CreateArgs, t: Transport<'_>) -> Result<String> {
         args,
         base: base.as_ref(),
     };
-    let manifests = crate::jobs::each(&inputs, platforms_at_once, |p| build_one(p, &job))
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
+    let manifests =
+        crate::jobs::each_sharing(&inputs, t.jobs, |p, threads| build_one(p, &job, threads))
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
     let entries: Vec<Value> = inputs
         .iter()
         .zip(&manifests)
@@ -274,7 +273,7 @@ struct Job<'a> {
     base: Option<&'a base::Base>,
 }
 
-fn build_one(p: &PlatformInput, job: &Job) -> Result<Descriptor> {
+fn build_one(p: &PlatformInput, job: &Job, threads: usize) -> Result<Descriptor> {
     let Job {
         layout,
         encoding,
@@ -286,6 +285,10 @@ fn build_one(p: &PlatformInput, job: &Job) -> Result<Descriptor> {
     let layer::Encoding {
         compression, mtime, ..
     } = encoding;
+    let encoding = layer::Encoding {
+        threads,
+        ..encoding
+    };
     let layer = layer::write(&p.source, &p.extra, layout, encoding)
         .with_context(|| format!("layer for {}", p.name()))?;
     crate::progress::step("layer", &layer.digest, layer.size, &p.name());

@@ -73,15 +73,14 @@ impl Endpoint {
                 (Store::Layout(Layout::open(dir)?), Target::Tag(tag.clone()))
             }
             Reference::OciArchive { file, tag } => {
-                archive::unpack(file, scratch.path())?;
-                (
-                    Store::Layout(Layout::open(scratch.path())?),
-                    Target::Tag(tag.clone()),
-                )
+                let dir = scratch.path().join("layout");
+                archive::unpack(file, &dir)?;
+                (Store::Layout(Layout::open(&dir)?), Target::Tag(tag.clone()))
             }
             Reference::DockerArchive { file, name } => {
-                archive::unpack(file, scratch.path())?;
-                let layout = Layout::open(scratch.path())?;
+                let dir = scratch.path().join("layout");
+                archive::unpack(file, &dir)?;
+                let layout = Layout::open(&dir)?;
                 let tag = docker_archive_tag(&layout, name.as_deref())?;
                 (Store::Layout(layout), Target::Tag(tag))
             }
@@ -101,7 +100,8 @@ impl Endpoint {
             ),
             Reference::OciArchive { file, .. } | Reference::DockerArchive { file, .. } => {
                 let scratch = scratch(t, Some(file))?;
-                let layout = Layout::create(scratch.path())?;
+                // In the scratch dir, not it: its lock file is no part of the archive.
+                let layout = Layout::create(&scratch.path().join("layout"))?;
                 let tag = reference.tag().unwrap_or("latest").to_string();
                 (Store::Layout(layout), Target::Tag(tag), scratch)
             }

@@ -1,5 +1,7 @@
 //! `xx image inspect`: an image's platforms, digests and sizes, or its bytes as stored.
 
+use std::collections::HashMap;
+
 use anyhow::{anyhow, Result};
 use serde_json::{json, Value};
 
@@ -15,6 +17,21 @@ struct PlatformSummary {
     size: u64,
 }
 
+/// A manifest's layer count and the sum of its blob sizes (checked for overflow).
+fn layers_and_size(desc: &Descriptor, manifest: &[u8]) -> Result<(usize, u64)> {
+    let blobs = oci::children(manifest)?;
+    let size = blobs
+        .iter()
+        .try_fold(0u64, |sum, b| sum.checked_add(b.size))
+        .ok_or_else(|| {
+            anyhow!(
+                "{}: its blob sizes add up to more than 2^64 bytes: a corrupt or hostile manifest",
+                desc.digest
+            )
+        })?;
+    Ok((blobs.len().saturating_sub(1), size))
+}
+
 /// `xx image inspect REF`: the index's platforms, digests and sizes (`--raw`: the bytes
 /// as stored or served; `--json`: the summary as JSON).
 pub fn inspect(reference: &str, raw: bool, as_json: bool, t: Transport<'_>) -> Result<String> {
@@ -24,38 +41,33 @@ pub fn inspect(reference: &str, raw: bool, as_json: bool, t: Transport<'_>) -> R
     if raw {
         return Ok(String::from_utf8_lossy(&bytes).into_owned());
     }
-    let manifests: Vec<(Descriptor, Vec<u8>)> = if oci::is_index(&root.media_type) {
-        // Each digest is read once, however often the index names it.
-        let mut read: std::collections::HashMap<String, Vec<u8>> = Default::default();
-        let mut out = Vec::new();
-        for d in oci::children(&bytes)? {
-            let b = match read.get(&d.digest) {
-                Some(b) => b.clone(),
-                None => src.store.manifest(&d)?,
-            };
-            read.insert(d.digest.clone(), b.clone());
-            out.push((d, b));
-        }
-        out
+    let entries: Vec<Descriptor> = if oci::is_index(&root.media_type) {
+        oci::children(&bytes)?
     } else {
-        vec![(root.clone(), bytes.clone())]
+        vec![root.clone()]
     };
+    // Each digest is read and summed once, however often the index names it.
+    let mut counted: HashMap<String, (usize, u64)> = HashMap::new();
     let mut rows = Vec::new();
-    for (desc, manifest) in &manifests {
-        let blobs = oci::children(manifest)?;
+    for desc in entries {
+        let (layers, size) = match counted.get(&desc.digest) {
+            Some(&known) => known,
+            None => {
+                let manifest = if desc.digest == root.digest {
+                    bytes.clone()
+                } else {
+                    src.store.manifest(&desc)?
+                };
+                let known = layers_and_size(&desc, &manifest)?;
+                counted.insert(desc.digest.clone(), known);
+                known
+            }
+        };
         rows.push(PlatformSummary {
             platform: desc.platform().unwrap_or_else(|| "-".into()),
             digest: desc.digest.clone(),
-            layers: blobs.len().saturating_sub(1),
-            size: blobs
-                .iter()
-                .try_fold(0u64, |sum, b| sum.checked_add(b.size))
-                .ok_or_else(|| {
-                    anyhow!(
-                        "{}: its blob sizes add up to more than 2^64 bytes: a corrupt or hostile manifest",
-                        desc.digest
-                    )
-                })?,
+            layers,
+            size,
         });
     }
     if as_json {

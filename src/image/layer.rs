@@ -3,7 +3,7 @@
 //! renamed to `blobs/sha256/<hex>` once its digest is known.
 
 use std::collections::HashMap;
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -140,6 +140,8 @@ fn stream(entries: &[Entry], blob: CasWriter, how: Encoding) -> Result<Written> 
 struct Entry {
     path: PathBuf,
     inside: PathBuf,
+    /// (dev, inode) the walk saw, not following links: what is opened later must be it.
+    seen: Option<(u64, u64)>,
 }
 
 /// Sorted, parents before children (a byte-wise sort of full paths does that).
@@ -159,6 +161,7 @@ fn collect(source: &Source, extra: &Extra, skip: Option<&Path>) -> Result<Vec<En
             out.push(Entry {
                 path: resolved,
                 inside: name,
+                seen: None,
             });
         }
         Source::Dir(root) => walk(root, root, skip, &mut out)?,
@@ -223,22 +226,38 @@ fn add_extra(out: &mut Vec<Entry>, extra: &Extra) -> Result<()> {
         out.push(Entry {
             path: host.clone(),
             inside: inside.clone(),
+            seen: None,
         });
     }
     // A directory entry needs only a directory to take its (normalised) header from.
     out.extend(dirs.into_iter().map(|inside| Entry {
         path: PathBuf::from("/"),
         inside,
+        seen: None,
     }));
     Ok(())
 }
 
 fn walk(root: &Path, dir: &Path, skip: Option<&Path>, out: &mut Vec<Entry>) -> Result<()> {
     let reader = fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    walk_entries(root, dir, reader, skip, out)
+}
+
+fn walk_entries(
+    root: &Path,
+    dir: &Path,
+    reader: fs::ReadDir,
+    skip: Option<&Path>,
+    out: &mut Vec<Entry>,
+) -> Result<()> {
     for entry in reader {
         let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
-        let path = entry.path();
-        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        // The path as the walk names it; `reader` may read the directory by descriptor.
+        let path = dir.join(entry.file_name());
+        let meta = entry
+            .metadata()
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let is_dir = meta.is_dir();
         if is_dir && skip.is_some_and(|s| path.canonicalize().ok().as_deref() == Some(s)) {
             continue;
         }
@@ -246,15 +265,40 @@ fn walk(root: &Path, dir: &Path, skip: Option<&Path>, out: &mut Vec<Entry>) -> R
             .strip_prefix(root)
             .map(Path::to_path_buf)
             .unwrap_or_default();
+        let seen = (meta.dev(), meta.ino());
         out.push(Entry {
             path: path.clone(),
             inside,
+            seen: Some(seen),
         });
         if is_dir {
-            walk(root, &path, skip, out)?;
+            let reader = read_dir_exactly(&path, seen)?;
+            walk_entries(root, &path, reader, skip, out)?;
         }
     }
     Ok(())
+}
+
+/// Lists the directory the walk saw at `path`, not one swapped in since: opened without
+/// following links, checked to be the same inode, then read through that descriptor.
+fn read_dir_exactly(path: &Path, seen: (u64, u64)) -> Result<fs::ReadDir> {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let changed = || anyhow::anyhow!("{} changed while it was read", path.display());
+    let dir = File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+        .open(path)
+        .map_err(|_| changed())?;
+    let meta = dir.metadata()?;
+    if (meta.dev(), meta.ino()) != seen {
+        return Err(changed());
+    }
+    let by_fd = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+    // Without /proc the path is read, and each file's inode check still stands.
+    fs::read_dir(&by_fd)
+        .or_else(|_| fs::read_dir(path))
+        .with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// Our own headers: uid/gid 0, no user names, mtime fixed, modes normalised
@@ -313,7 +357,7 @@ fn write_tar<W: Write>(entries: &[Entry], out: W, mtime: u64) -> Result<W> {
                 anyhow::anyhow!("{} changed while it was read: {err}", e.path.display())
             })?;
             let opened = file.metadata()?;
-            if (opened.dev(), opened.ino()) != key {
+            if (opened.dev(), opened.ino()) != e.seen.unwrap_or(key) {
                 bail!("{} changed while it was read", e.path.display());
             }
             let len = opened.len();

@@ -15,6 +15,7 @@ use super::reference::{RegistryRef, Target};
 use super::registry::{Client, Uploaded};
 use crate::cas::{CasWriter, Expect};
 use crate::fsutil::write_atomic;
+use crate::scratch::TEMP_SUFFIX;
 
 /// Configs and manifests are small; a descriptor claiming more is refused unread.
 const MAX_SMALL_BLOB: u64 = 16 << 20;
@@ -56,6 +57,16 @@ impl Layout {
         fs::create_dir_all(&blobs).with_context(|| format!("cannot create {}", blobs.display()))?;
         let tmp = dir.join(TMP_DIR);
         fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        // What xx writes and cleans in must be the layout's own directories: a planted
+        // `.xx-tmp -> ~/work` would have xx lock and clean in ~/work.
+        for sub in [dir.join("blobs"), blobs.clone(), tmp.clone()] {
+            if !fs::symlink_metadata(&sub).is_ok_and(|m| m.is_dir()) {
+                bail!(
+                    "{} is not a directory of the layout (a symlink?): refusing to write there",
+                    sub.display()
+                );
+            }
+        }
         let lock = crate::fsutil::lock(&tmp.join("lock"), "xx image")?;
         let layout = Layout {
             dir: dir.to_path_buf(),
@@ -70,20 +81,18 @@ impl Layout {
     }
 
     /// Under the writer's lock, every temp file is left over from an interrupted run:
-    /// those in `.xx-tmp`, and the hidden temp names older versions wrote among the blobs.
+    /// xx's temp names in `.xx-tmp` (and older versions' `*.tmp` there), and the hidden
+    /// temp names older versions wrote among the blobs. Nothing else is touched.
     fn remove_leftovers(&self) {
-        for entry in fs::read_dir(self.tmp_dir()).into_iter().flatten().flatten() {
-            if entry.file_name() != "lock" && entry.file_type().is_ok_and(|t| t.is_file()) {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
-        for entry in fs::read_dir(self.blobs()).into_iter().flatten().flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            let temp =
-                name.starts_with('.') && (name.ends_with(".tmp") || name.ends_with(".xx-tmp"));
-            if temp && entry.file_type().is_ok_and(|t| t.is_file()) {
-                let _ = fs::remove_file(entry.path());
+        let temp_name = |name: &str| name.ends_with(".tmp") || name.ends_with(TEMP_SUFFIX);
+        for (dir, hidden_only) in [(self.tmp_dir(), false), (self.blobs(), true)] {
+            for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                let ours = temp_name(&name) && (!hidden_only || name.starts_with('.'));
+                if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+                    let _ = fs::remove_file(entry.path());
+                }
             }
         }
     }

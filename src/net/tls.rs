@@ -9,16 +9,35 @@ use crate::env_vars as ev;
 /// server signed by a CA added with update-ca-certificates is trusted; the bundled
 /// Mozilla roots when neither is there.
 pub fn config(ctx: &Context) -> ureq::tls::TlsConfig {
-    let file = ctx
-        .var(ev::SSL_CERT_FILE)
+    let chosen = ctx.var(ev::SSL_CERT_FILE);
+    let file = chosen
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
-    config_from(&file)
+    let (tls, found) = config_from(&file);
+    if chosen.is_some() && !found {
+        crate::output::err_line(format!(
+            "xx: warning: SSL_CERT_FILE={} holds no readable certificate; using Mozilla's roots",
+            file.display()
+        ));
+    }
+    tls
 }
 
-fn config_from(file: &Path) -> ureq::tls::TlsConfig {
+/// The roots from a PEM bundle (through a link too: it is configuration, not input),
+/// and whether it had any; Mozilla's roots when not.
+fn config_from(file: &Path) -> (ureq::tls::TlsConfig, bool) {
+    use std::io::Read as _;
     use ureq::tls::{parse_pem, PemItem, RootCerts, TlsConfig};
-    let certs: Vec<_> = crate::fsutil::read_bounded(file, 64 << 20)
+    let read = || -> std::io::Result<Vec<u8>> {
+        let f = std::fs::File::open(file)?;
+        if !f.metadata()?.is_file() {
+            return Err(std::io::Error::other("not a regular file"));
+        }
+        let mut pem = Vec::new();
+        f.take(64 << 20).read_to_end(&mut pem)?;
+        Ok(pem)
+    };
+    let certs: Vec<_> = read()
         .map(|pem| {
             parse_pem(&pem)
                 .filter_map(|item| match item {
@@ -28,12 +47,13 @@ fn config_from(file: &Path) -> ureq::tls::TlsConfig {
                 .collect()
         })
         .unwrap_or_default();
-    let roots = if certs.is_empty() {
-        RootCerts::WebPki
-    } else {
+    let found = !certs.is_empty();
+    let roots = if found {
         RootCerts::from(certs)
+    } else {
+        RootCerts::WebPki
     };
-    TlsConfig::builder().root_certs(roots).build()
+    (TlsConfig::builder().root_certs(roots).build(), found)
 }
 
 #[cfg(test)]
@@ -51,12 +71,14 @@ mod tests {
              -----BEGIN CERTIFICATE-----\nAwQF\n-----END CERTIFICATE-----\n",
         )
         .unwrap();
-        match config_from(&pem).root_certs() {
+        let link = dir.path().join("link.pem");
+        std::os::unix::fs::symlink(&pem, &link).unwrap();
+        match config_from(&link).0.root_certs() {
             RootCerts::Specific(certs) => assert_eq!(certs.len(), 2),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            config_from(&dir.path().join("missing")).root_certs(),
+            config_from(&dir.path().join("missing")).0.root_certs(),
             RootCerts::WebPki
         ));
     }

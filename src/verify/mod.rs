@@ -53,7 +53,7 @@ pub fn run(ctx: &Context, prog: &str, args: &[String]) -> Result<ExitCode> {
         if let Err(msg) = &report.result {
             ok = false;
             if !opts.json {
-                eprintln!("{msg}");
+                crate::output::err_line(msg);
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -72,7 +72,7 @@ pub fn run(ctx: &Context, prog: &str, args: &[String]) -> Result<ExitCode> {
 /// xx's rules: flags anywhere, first decisive argument wins, `-x` is an invalid flag.
 fn parse_args(ctx: &Context, prog: &str, args: &[String]) -> Result<Parsed> {
     let usage = || {
-        eprintln!("Usage: {prog} [--static] FILE [FILE]...\n");
+        crate::output::err_line(format!("Usage: {prog} [--static] FILE [FILE]...\n"));
         Ok(Parsed::Exit(ExitCode::FAILURE))
     };
     let mut opts = Options {
@@ -118,7 +118,7 @@ fn parse_glibc(text: &str) -> Result<(u32, u32)> {
 }
 
 fn fail(msg: String) -> Result<ExitCode> {
-    eprintln!("{msg}");
+    crate::output::err_line(&msg);
     Ok(ExitCode::FAILURE)
 }
 

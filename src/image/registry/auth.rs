@@ -226,7 +226,7 @@ impl Client {
         for s in &scopes {
             query.push(format!("scope={}", query_escape(s)));
         }
-        if realm.starts_with("http://") && self.base.starts_with("https://") {
+        if realm.to_ascii_lowercase().starts_with("http://") && self.base.starts_with("https://") {
             return Err(Failure::Fatal(anyhow!(
                 "{}: the registry sends credentials to a plain-HTTP token service ({}); refusing",
                 self.host,

@@ -3,7 +3,6 @@
 //! itself comes from that origin, so a redirect or an upload Location elsewhere never
 //! draws the registry's credentials or replaces its tokens.
 
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -102,8 +101,20 @@ impl Client {
             Body::Empty => agent.run(request.body(()).map_err(bad)?),
             Body::Bytes(b) => agent.run(request.body(*b).map_err(bad)?),
             Body::File { path, offset, len } => {
-                let mut file =
-                    File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+                // The file was verified by path: reopened the same safe way (no link, no
+                // FIFO), and it must still hold the bytes promised.
+                let mut file = crate::fsutil::open_regular(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let have = file
+                    .metadata()
+                    .with_context(|| format!("cannot read {}", path.display()))?
+                    .len();
+                if have < offset.saturating_add(*len) {
+                    return Err(Failure::Fatal(anyhow!(
+                        "{} changed after it was verified ({have} bytes)",
+                        path.display()
+                    )));
+                }
                 file.seek(SeekFrom::Start(*offset))
                     .with_context(|| format!("cannot read {}", path.display()))?;
                 let mut reader = Counted {
