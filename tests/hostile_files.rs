@@ -617,3 +617,133 @@ fn a_file_swapped_for_a_link_mid_walk_never_leaks_its_target() {
     swapper.join().unwrap();
     assert_eq!(leaked, 0, "the secret reached {leaked} layer(s)");
 }
+
+/// Review of issue 9: a layout whose `.xx-tmp` is a symlink to another directory was
+/// locked and cleaned in that directory (every file in it removed). It is refused.
+#[test]
+fn a_layout_whose_temp_dir_is_a_link_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let elsewhere = work.path().join("work");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("notes.txt"), "mine").unwrap();
+    let layout = work.path().join("l");
+    std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, layout.join(".xx-tmp")).unwrap();
+    let file = work.path().join("f");
+    std::fs::write(&file, "x").unwrap();
+    refused(
+        &[
+            "image",
+            "create",
+            "--platform",
+            &format!("linux/arm64={}", file.display()),
+            "-o",
+            &format!("oci:{}", layout.display()),
+        ],
+        "is not a directory of the layout",
+    );
+    assert_eq!(entries(&elsewhere), vec!["notes.txt".to_string()]);
+}
+
+/// An oci-archive holds the layout's own files only (no scratch lock file).
+#[test]
+fn archives_hold_only_the_layout() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("f");
+    std::fs::write(&file, "x").unwrap();
+    let archive = work.path().join("a.tar");
+    let r = xx(
+        &[
+            "image",
+            "create",
+            "--platform",
+            &format!("linux/arm64={}", file.display()),
+            "-o",
+            &format!("oci-archive:{}", archive.display()),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let listing = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let names = String::from_utf8_lossy(&listing.stdout);
+    for name in names.lines() {
+        let name = name.trim_start_matches("./");
+        assert!(
+            name.is_empty()
+                || ["oci-layout", "index.json", "blobs", "blobs/sha256"]
+                    .contains(&name.trim_end_matches('/'))
+                || name.starts_with("blobs/sha256/"),
+            "unexpected member {name:?} in {names}"
+        );
+    }
+}
+
+/// Review of issue 9 §1.4: a *directory* swapped for a symlink mid-walk must not bring
+/// the link target's files into the layer either.
+#[test]
+fn a_directory_swapped_for_a_link_mid_walk_never_leaks_its_files() {
+    let work = tempfile::tempdir().unwrap();
+    let secret_dir = work.path().join("secret");
+    std::fs::create_dir_all(&secret_dir).unwrap();
+    std::fs::write(secret_dir.join("f"), "TOP-SECRET-d1r5").unwrap();
+    let input = work.path().join("in");
+    let public = work.path().join("public");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::create_dir_all(&public).unwrap();
+    std::fs::write(public.join("f"), "public").unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let (input, public, secret_dir, stop) = (
+            input.clone(),
+            public.clone(),
+            secret_dir.clone(),
+            stop.clone(),
+        );
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // A real directory (renamed in), then a link to the secret one.
+                let _ = std::fs::rename(&public, input.join("sub"));
+                let _ = std::fs::rename(input.join("sub"), &public);
+                let _ = std::os::unix::fs::symlink(&secret_dir, input.join(".sub.link"));
+                let _ = std::fs::rename(input.join(".sub.link"), input.join("sub"));
+                let _ = std::fs::remove_file(input.join("sub"));
+            }
+        })
+    };
+    let mut leaked = 0;
+    for i in 0..150 {
+        let out = work.path().join(format!("o{i}"));
+        let r = xx(
+            &[
+                "image",
+                "create",
+                "-q",
+                "--compression",
+                "none",
+                "--platform",
+                &format!("linux/arm64={}", input.display()),
+                "-o",
+                &format!("oci:{}", out.display()),
+            ],
+            &[],
+        );
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        for blob in std::fs::read_dir(out.join("blobs/sha256"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let bytes = std::fs::read(blob.path()).unwrap_or_default();
+            if bytes.windows(15).any(|w| w == b"TOP-SECRET-d1r5") {
+                leaked += 1;
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    swapper.join().unwrap();
+    assert_eq!(leaked, 0, "the secret reached {leaked} layer(s)");
+}
