@@ -388,6 +388,14 @@ fn hostile_interpreters_are_refused() {
     }
 }
 
+/// A tool's path on PATH (the hermetic runner takes a path).
+fn which(tool: &str) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(tool))
+}
+
 /// Whether `unshare` can give xx a PID namespace here (root), else a visible skip.
 fn pid_namespaces() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -431,14 +439,12 @@ fn planted_scratch_paths_are_never_written_through() {
             std::os::unix::fs::symlink(&victim, planted.join("index.json")).unwrap();
         }
     }
-    let out = std::process::Command::new("unshare")
+    let unshare = which("unshare");
+    let out = crate::util::hermetic(&unshare, crate::util::empty_home())
         .args(["--pid", "--fork"])
         .arg(env!("CARGO_BIN_EXE_xx"))
         .args(["image", "inspect"])
         .arg(format!("oci-archive:{}", archive.display()))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", crate::util::empty_home())
         .env("TMPDIR", &tmp)
         .output()
         .unwrap();
@@ -475,26 +481,26 @@ fn slow_create(work: &Path, out: &Path) -> std::process::Child {
     }
     std::fs::create_dir_all(out).unwrap();
     std::fs::create_dir_all(work.join("tmp")).unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_xx"))
-        .args([
-            "image",
-            "create",
-            "-q",
-            "-j",
-            "1",
-            "--level",
-            "9",
-            "--platform",
-        ])
-        .arg(format!("linux/arm64={}", input.display()))
-        .arg("-o")
-        .arg(format!("oci-archive:{}", out.join("out.tar").display()))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", crate::util::empty_home())
-        .env("TMPDIR", work.join("tmp"))
-        .spawn()
-        .unwrap();
+    let child = crate::util::hermetic(
+        Path::new(env!("CARGO_BIN_EXE_xx")),
+        crate::util::empty_home(),
+    )
+    .args([
+        "image",
+        "create",
+        "-q",
+        "-j",
+        "1",
+        "--level",
+        "9",
+        "--platform",
+    ])
+    .arg(format!("linux/arm64={}", input.display()))
+    .arg("-o")
+    .arg(format!("oci-archive:{}", out.join("out.tar").display()))
+    .env("TMPDIR", work.join("tmp"))
+    .spawn()
+    .unwrap();
     let start = std::time::Instant::now();
     while entries(out).is_empty() {
         assert!(

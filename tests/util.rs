@@ -80,10 +80,11 @@ impl Run {
 
     pub fn output(&self) -> Output {
         let program = bin_dir().join(&self.name);
-        let mut cmd = Command::new(&program);
-        cmd.args(&self.args).env_clear();
-        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
-        cmd.env("HOME", std::env::var("HOME").unwrap_or_default());
+        // The personalities keep the real HOME: xx-cargo runs rustup and cargo, whose
+        // toolchains and crate cache live there.
+        let home = PathBuf::from(std::env::var("HOME").unwrap_or_default());
+        let mut cmd = hermetic(&program, &home);
+        cmd.args(&self.args);
         cmd.envs(&self.env);
         if let Some(cwd) = &self.cwd {
             cmd.current_dir(cwd);
@@ -325,6 +326,17 @@ impl Drop for Registry {
     }
 }
 
+/// The one way tests start xx: the environment cleared, then only PATH and HOME (and
+/// what each test sets), so a developer's DOCKER_CONFIG, XX_REGISTRY_ENDPOINTS or
+/// TARGETPLATFORM never reaches a test.
+pub fn hermetic(program: &Path, home: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home);
+    cmd
+}
+
 /// An empty home for the `xx` front end: a developer's `~/.docker/config.json` (or
 /// `DOCKER_CONFIG`, `XX_REGISTRY_ENDPOINTS`, …) never reaches a test.
 pub fn empty_home() -> &'static Path {
@@ -343,11 +355,8 @@ pub fn xx_within(
     env: &[(&str, &str)],
     limit: std::time::Duration,
 ) -> (Checked, bool) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xx"))
+    let mut child = hermetic(Path::new(env!("CARGO_BIN_EXE_xx")), empty_home())
         .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", empty_home())
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
