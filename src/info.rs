@@ -112,8 +112,8 @@ pub fn run(ctx: &mut Context, prog: &str, args: &[String]) -> Result<ExitCode> {
         "zig-target" => zig_target(ctx, &r)?,
         "qemu" => qemu(&r)?.to_string(),
         other => {
-            // xx prints this on stdout.
-            crate::output::line(format!("unknown command {other}"))?;
+            // xx prints this on stdout, and exits 1 whether or not anyone reads it.
+            let _ = crate::output::line(format!("unknown command {other}"));
             return Ok(ExitCode::FAILURE);
         }
     };

@@ -1004,4 +1004,14 @@ fn a_closed_stdout_is_exit_0_and_no_panic() {
         assert_eq!(out.status.code(), Some(0), "xx {args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "xx {args:?}: {stderr}");
     }
+    // An unknown command is still exit 1, as xx, when nobody reads its message.
+    let (read_end, write_end) = std::io::pipe().unwrap();
+    drop(read_end);
+    let out = std::process::Command::new(xx)
+        .args(["info", "nosuchcommand"])
+        .env_clear()
+        .stdout(write_end)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
 }
