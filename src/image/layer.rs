@@ -324,7 +324,8 @@ fn write_tar<W: Write>(entries: &[Entry], out: W, mtime: u64) -> Result<W> {
             header.set_size(0);
             append(&mut tar, &mut header, name, None, io::empty(), mtime)?;
         } else if ft.is_symlink() {
-            let target = fs::read_link(&e.path)?;
+            let target = fs::read_link(&e.path)
+                .with_context(|| format!("{} changed while it was read", e.path.display()))?;
             header.set_entry_type(tar::EntryType::Symlink);
             header.set_mode(0o777);
             header.set_size(0);
