@@ -414,21 +414,12 @@ fn planted_scratch_paths_are_never_written_through() {
         return;
     }
     let work = tempfile::tempdir().unwrap();
-    let file = work.path().join("f");
-    std::fs::write(&file, "x").unwrap();
     let archive = work.path().join("a.tar");
-    let made = xx(
-        &[
-            "image",
-            "create",
-            "--platform",
-            &format!("linux/arm64={}", file.display()),
-            "-o",
-            &format!("oci-archive:{}", archive.display()),
-        ],
-        &[],
+    crate::image::one_file_image(
+        work.path(),
+        "x",
+        &format!("oci-archive:{}", archive.display()),
     );
-    assert_eq!(made.code, 0, "{}", made.stderr);
     let victim = work.path().join("victim");
     std::fs::write(&victim, "precious").unwrap();
     let tmp = work.path().join("tmp");
@@ -590,9 +581,18 @@ fn a_file_swapped_for_a_link_mid_walk_never_leaks_its_target() {
             }
         })
     };
-    let mut leaked = 0;
+    let leaked = layers_holding(work.path(), &input, b"TOP-SECRET-5c1e");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    swapper.join().unwrap();
+    assert_eq!(leaked, 0, "the secret reached {leaked} layer(s)");
+}
+
+/// Runs `xx image create` of `input` 150 times (uncompressed layers, so the bytes can be
+/// searched) while another thread changes it; returns how many layers hold `needle`.
+fn layers_holding(work: &Path, input: &Path, needle: &[u8]) -> usize {
+    let mut found = 0;
     for i in 0..150 {
-        let out = work.path().join(format!("o{i}"));
+        let out = work.join(format!("o{i}"));
         let r = xx(
             &[
                 "image",
@@ -614,14 +614,12 @@ fn a_file_swapped_for_a_link_mid_walk_never_leaks_its_target() {
             .flatten()
         {
             let bytes = std::fs::read(blob.path()).unwrap_or_default();
-            if bytes.windows(15).any(|w| w == b"TOP-SECRET-5c1e") {
-                leaked += 1;
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                found += 1;
             }
         }
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    swapper.join().unwrap();
-    assert_eq!(leaked, 0, "the secret reached {leaked} layer(s)");
+    found
 }
 
 /// Review of issue 9: a layout whose `.xx-tmp` is a symlink to another directory was
@@ -655,21 +653,12 @@ fn a_layout_whose_temp_dir_is_a_link_is_refused() {
 #[test]
 fn archives_hold_only_the_layout() {
     let work = tempfile::tempdir().unwrap();
-    let file = work.path().join("f");
-    std::fs::write(&file, "x").unwrap();
     let archive = work.path().join("a.tar");
-    let r = xx(
-        &[
-            "image",
-            "create",
-            "--platform",
-            &format!("linux/arm64={}", file.display()),
-            "-o",
-            &format!("oci-archive:{}", archive.display()),
-        ],
-        &[],
+    crate::image::one_file_image(
+        work.path(),
+        "x",
+        &format!("oci-archive:{}", archive.display()),
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
     let listing = std::process::Command::new("tar")
         .arg("-tf")
         .arg(&archive)
@@ -720,35 +709,7 @@ fn a_directory_swapped_for_a_link_mid_walk_never_leaks_its_files() {
             }
         })
     };
-    let mut leaked = 0;
-    for i in 0..150 {
-        let out = work.path().join(format!("o{i}"));
-        let r = xx(
-            &[
-                "image",
-                "create",
-                "-q",
-                "--compression",
-                "none",
-                "--platform",
-                &format!("linux/arm64={}", input.display()),
-                "-o",
-                &format!("oci:{}", out.display()),
-            ],
-            &[],
-        );
-        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-        for blob in std::fs::read_dir(out.join("blobs/sha256"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let bytes = std::fs::read(blob.path()).unwrap_or_default();
-            if bytes.windows(15).any(|w| w == b"TOP-SECRET-d1r5") {
-                leaked += 1;
-            }
-        }
-    }
+    let leaked = layers_holding(work.path(), &input, b"TOP-SECRET-d1r5");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     swapper.join().unwrap();
     assert_eq!(leaked, 0, "the secret reached {leaked} layer(s)");

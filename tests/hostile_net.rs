@@ -213,21 +213,8 @@ fn credentials_never_go_to_an_upload_location_elsewhere() {
     let reg = registry(foreign.addr.clone());
     let work = tempfile::tempdir().unwrap();
     docker_config(work.path(), &reg.addr);
-    let file = work.path().join("f");
-    std::fs::write(&file, "payload").unwrap();
     let layout = format!("oci:{}", work.path().join("l").display());
-    let made = crate::image::xx(
-        &[
-            "image",
-            "create",
-            "--platform",
-            &format!("linux/arm64={}", file.display()),
-            "--output",
-            &layout,
-        ],
-        &[],
-    );
-    assert_eq!(made.code, 0, "{}", made.stderr);
+    crate::image::one_file_image(work.path(), "payload", &layout);
     let config = work.path().to_string_lossy().into_owned();
     let (r, timed_out) = xx_within(
         &["image", "push", &layout, &format!("{}/app:v1", reg.addr)],

@@ -100,6 +100,26 @@ pub fn check_blobs(layout: &Path, digest: &str, size: Option<u64>) -> serde_json
     serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
 }
 
+/// A one-file image (`f` holding `content`, for linux/arm64) written to `output` by
+/// `xx image create`; returns the index digest.
+pub fn one_file_image(work: &Path, content: &str, output: &str) -> String {
+    let file = work.join("f");
+    std::fs::write(&file, content).unwrap();
+    let made = xx(
+        &[
+            "image",
+            "create",
+            "--platform",
+            &format!("linux/arm64={}", file.display()),
+            "-o",
+            output,
+        ],
+        &[],
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    made.stdout.trim().to_string()
+}
+
 /// A layout holds no temp file: nothing but the writer's lock in `.xx-tmp` (where temp
 /// files are made), and only digest names among the blobs.
 pub fn assert_no_temp_files(layout: &Path) {
@@ -438,26 +458,13 @@ fn reproducible_across_time_and_parallelism() {
 #[test]
 fn inspect_refuses_a_corrupt_blob() {
     let work = tempfile::tempdir().unwrap();
-    let file = work.path().join("f");
-    std::fs::write(&file, "payload").unwrap();
     let out = format!("oci:{}", work.path().join("l").display());
-    let made = xx(
-        &[
-            "image",
-            "create",
-            "--platform",
-            &format!("linux/arm64={}", file.display()),
-            "--output",
-            &out,
-        ],
-        &[],
-    );
-    assert_eq!(made.code, 0, "{}", made.stderr);
+    let digest = one_file_image(work.path(), "payload", &out);
     let index: serde_json::Value = serde_json::from_slice(
         &std::fs::read(
             work.path()
                 .join("l/blobs/sha256")
-                .join(made.stdout.trim().strip_prefix("sha256:").unwrap()),
+                .join(digest.strip_prefix("sha256:").unwrap()),
         )
         .unwrap(),
     )
