@@ -34,6 +34,7 @@ fn command() -> Command {
                 ),
         )
         .subcommand(crate::image::command::command())
+        .subcommand(crate::sysroot::command::command())
         .subcommand(
             Command::new("env-vars")
                 .about("List the environment variables xx reads")
@@ -70,6 +71,9 @@ pub fn run(argv0: &str, args: Vec<String>) -> Result<ExitCode> {
         }
         Some(("image", m)) => {
             crate::image::command::run(&crate::context::Context::from_process(), m)
+        }
+        Some(("sysroot", m)) => {
+            crate::sysroot::command::run(&crate::context::Context::from_process(), m)
         }
         Some(("env-vars", m)) => {
             if m.get_flag("markdown") {

@@ -51,6 +51,16 @@ impl Context {
     }
 
     /// Where scratch directories go: `TMPDIR`, else `/tmp`.
+    /// Root inside a container: where xx, as tonistiigi/xx does, writes system paths
+    /// (`/usr/bin`, `/usr/local/share/xx`) instead of per-user ones.
+    pub fn root_in_container(&self) -> bool {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let root = unsafe { libc::geteuid() == 0 };
+        root && (self.var("container").is_some()
+            || self.host_path("/.dockerenv").exists()
+            || self.host_path("/run/.containerenv").exists())
+    }
+
     pub fn temp_dir(&self) -> PathBuf {
         self.var("TMPDIR")
             .map(PathBuf::from)

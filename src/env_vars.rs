@@ -59,6 +59,10 @@ env_vars! {
     SSL_CERT_FILE, "image", "PEM bundle of the CAs registries are checked against (default /etc/ssl/certs/ca-certificates.crt, else Mozilla's roots).";
     DOCKER_CONFIG, "image", "Directory of the docker config.json with registry credentials (default ~/.docker).";
     REGISTRY_AUTH_FILE, "image", "Podman/skopeo auth.json, read when the docker config has nothing for the registry.";
+    XX_HOME, "sysroot toolchain", "Where managed sysroots and toolchains live, with the download cache in XX_HOME/cache (default ~/.local/share/xx and ~/.cache/xx; /usr/local/share/xx as root in a container).";
+    XX_DEBIAN_MIRROR, "sysroot", "Archive URL for `xx sysroot` when --mirror is not given (default: the host's apt sources).";
+    XX_DEBIAN_SUITE, "sysroot", "Suite for `xx sysroot` when --suite is not given (default: the host's).";
+    XX_NO_DOWNLOAD, "cc cargo", "1: never fetch a sysroot on first use; fail naming the command that would.";
     XX_HOST_ROOT, "all", "Read /etc/os-release, /etc/alpine-release and /xx-sdk under this directory (tests).";
     XX_HOST_MARCH, "all", "Use this as the host's `uname -m` (tests, personality-changed hosts).";
 }

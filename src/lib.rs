@@ -9,6 +9,7 @@ mod cas;
 pub mod cc;
 mod cli;
 pub mod context;
+pub mod debian;
 pub mod env_vars;
 mod fsutil;
 pub mod image;
@@ -21,6 +22,8 @@ pub mod platform;
 mod proc;
 mod progress;
 mod scratch;
+pub mod sysroot;
+pub mod toolchain;
 pub mod verify;
 
 use std::process::ExitCode;

@@ -105,7 +105,7 @@ fn draw(err: &mut impl std::io::Write) {
     let _ = err.flush();
 }
 
-fn human(size: u64) -> String {
+pub fn human(size: u64) -> String {
     match size {
         s if s >= 1 << 30 => format!("{:.1} GiB", s as f64 / (1u64 << 30) as f64),
         s if s >= 1 << 20 => format!("{:.1} MiB", s as f64 / (1u64 << 20) as f64),

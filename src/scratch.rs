@@ -122,6 +122,48 @@ impl ScratchDir {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+
+    /// Puts this directory's contents at `dest` in one atomic step: swapped with the
+    /// directory there (`renameat2(RENAME_EXCHANGE)`: readers see the old tree or the
+    /// new one, never a mix or nothing), which is then removed; renamed when `dest` is
+    /// absent. `dest` must be on the same file system (next to this directory).
+    pub fn publish(self, dest: &Path) -> Result<()> {
+        let _ = fs::remove_file(self.path().join(DIR_LOCK));
+        let exchanged = exchange(self.path(), dest);
+        match exchanged {
+            // The old tree is now at our path: dropping removes it.
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) && !dest.exists() => {
+                let ScratchDir { dir, _lock, _live } = self;
+                let path = dir.keep();
+                fs::rename(&path, dest)
+                    .with_context(|| format!("cannot put {} in place", dest.display()))
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot swap {} into place", dest.display())),
+        }
+    }
+}
+
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let ca = std::ffi::CString::new(a.as_os_str().as_bytes())?;
+    let cb = std::ffi::CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: the raw syscall (libc's wrapper is missing on older glibc and musl) with
+    // NUL-terminated paths; the result is checked.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Removes, from `dir`, the scratch directories and temp files named `PREFIX…` that

@@ -5,7 +5,7 @@
 //! `Architecture: all` packages without `:arch`, and reports a broken index in one line.
 
 mod lists;
-mod sources;
+pub mod sources;
 
 use std::collections::BTreeSet;
 use std::fs::File;

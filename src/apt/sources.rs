@@ -120,6 +120,92 @@ pub fn uris(text: &str, deb822: bool) -> Vec<String> {
     out
 }
 
+/// One `deb` entry of a sources file (one-line or a deb822 stanza).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub uri: String,
+    pub suites: Vec<String>,
+    pub components: Vec<String>,
+    /// `Architectures:` / `[arch=…]`; empty: every arch.
+    pub archs: Vec<String>,
+    pub signed_by: Option<String>,
+}
+
+/// The binary (`deb`) entries of a sources file, one per URI.
+pub fn entries(text: &str, deb822: bool) -> Vec<Entry> {
+    if deb822 {
+        return split_stanzas(text)
+            .into_iter()
+            .flat_map(deb822_entries)
+            .collect();
+    }
+    text.lines().filter_map(one_line_entry).collect()
+}
+
+fn deb822_entries(stanza: &str) -> Vec<Entry> {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for line in stanza.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = fields.last_mut() {
+                v.push('\n');
+                v.push_str(line.trim());
+            }
+        } else if let Some((k, v)) = line.split_once(':') {
+            fields.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
+    let words = |k: &str| {
+        get(k)
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    if !words("types").iter().any(|t| t == "deb") || get("enabled").is_some_and(|e| e == "no") {
+        return Vec::new();
+    }
+    words("uris")
+        .into_iter()
+        .map(|uri| Entry {
+            uri,
+            suites: words("suites"),
+            components: words("components"),
+            archs: words("architectures"),
+            signed_by: get("signed-by").map(str::to_string),
+        })
+        .collect()
+}
+
+fn one_line_entry(line: &str) -> Option<Entry> {
+    let rest = line.trim().strip_prefix("deb ")?.trim_start();
+    let (options, rest) = match rest.strip_prefix('[') {
+        Some(r) => r.split_once(']')?,
+        None => ("", rest),
+    };
+    let mut words = rest.split_whitespace();
+    let uri = words.next()?.to_string();
+    let suite = words.next()?.to_string();
+    let mut entry = Entry {
+        uri,
+        suites: vec![suite],
+        components: words.map(str::to_string).collect(),
+        archs: Vec::new(),
+        signed_by: None,
+    };
+    for option in options.split_whitespace() {
+        match option.split_once('=') {
+            Some(("arch", v)) => entry.archs = v.split(',').map(str::to_string).collect(),
+            Some(("signed-by", v)) => entry.signed_by = Some(v.to_string()),
+            _ => {}
+        }
+    }
+    Some(entry)
+}
+
 /// The entries an Ubuntu host needs for a foreign arch served from the ports mirror.
 pub fn ubuntu_ports_entry(
     deb822: bool,
@@ -232,5 +318,23 @@ mod tests {
         );
         assert_eq!(restrict_to_arch(&fixed, true, "amd64"), fixed, "idempotent");
         assert_eq!(uris(text, true), ["http://m/debian", "http://p/"]);
+    }
+
+    #[test]
+    fn entries_of_both_formats() {
+        let deb822 = "Types: deb deb-src\nURIs: http://m/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\
+                      Signed-By: /usr/share/keyrings/k.gpg\n\nTypes: deb-src\nURIs: http://src/\nSuites: x\n";
+        let all = entries(deb822, true);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].suites, ["bookworm", "bookworm-updates"]);
+        assert_eq!(
+            all[0].signed_by.as_deref(),
+            Some("/usr/share/keyrings/k.gpg")
+        );
+        let line = "deb [arch=amd64,arm64 signed-by=/k.gpg] http://m/ubuntu jammy main universe\n# deb http://x y z\ndeb-src http://s a b\n";
+        let all = entries(line, false);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].archs, ["amd64", "arm64"]);
+        assert_eq!(all[0].components, ["main", "universe"]);
     }
 }

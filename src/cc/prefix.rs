@@ -11,7 +11,7 @@ pub fn dir(ctx: &Context) -> PathBuf {
     if let Some(p) = ctx.var(ev::XX_PREFIX) {
         return PathBuf::from(p);
     }
-    if is_root() && in_container(ctx) {
+    if ctx.root_in_container() {
         return PathBuf::from("/usr/bin");
     }
     // Never a shared directory such as /tmp: another user could plant configs there.
@@ -20,17 +20,6 @@ pub fn dir(ctx: &Context) -> PathBuf {
         .or_else(|| ctx.var("HOME").map(|h| Path::new(h).join(".local/share")))
         .map(|data| data.join("xx/bin"))
         .unwrap_or_else(|| PathBuf::from("/nonexistent/set-XX_PREFIX"))
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn in_container(ctx: &Context) -> bool {
-    ctx.var("container").is_some()
-        || ctx.host_path("/.dockerenv").exists()
-        || ctx.host_path("/run/.containerenv").exists()
 }
 
 /// The first `name` on PATH that is not this executable (so a `clang` link to xx, made

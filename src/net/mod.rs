@@ -66,6 +66,28 @@ impl Http {
     }
 }
 
+/// A small document (an index's Release file): at most `limit` bytes, retried like
+/// every download; `None` when the server says it has no such file (404/410).
+pub fn get_small(http: &Http, url: &str, limit: u64) -> anyhow::Result<Option<Vec<u8>>> {
+    let place = origin(url).unwrap_or_else(|| url.to_string());
+    retrying(&format!("GET {url}"), &place, "is the mirror up?", || {
+        let mut resp = http
+            .agent()
+            .get(url)
+            .call()
+            .map_err(|e| Failure::Retry(anyhow::anyhow!("{e}")))?;
+        match resp.status().as_u16() {
+            200 => http
+                .body_to_vec(&mut resp, limit)
+                .map(Some)
+                .map_err(|e| Failure::Retry(anyhow::anyhow!("{url}: {e}"))),
+            404 | 410 => Ok(None),
+            s if s >= 500 || s == 429 => Err(Failure::Retry(anyhow::anyhow!("HTTP {s}"))),
+            s => Err(Failure::Fatal(anyhow::anyhow!("{url}: HTTP {s}"))),
+        }
+    })
+}
+
 /// `scheme://host:port` of a URL, lowercased, with the scheme's default port filled in,
 /// so two spellings of one origin compare equal. None for anything but http(s).
 pub fn origin(url: &str) -> Option<String> {

@@ -39,6 +39,21 @@ impl Resolved {
         resolve(ctx, os, arch, variant, os_release)
     }
 
+    /// Every name of `platform` (`os/arch[/variant]`), as if TARGETPLATFORM said it.
+    pub fn for_platform(ctx: &Context, platform: &str) -> Resolved {
+        let mut scoped = ctx.clone_vars();
+        scoped.set_var(ev::TARGETPAIR, "");
+        scoped.set_var(ev::TARGETPLATFORM, platform);
+        Resolved::from_context(&scoped)
+    }
+
+    /// Debian's multiarch tuple (`/usr/lib/<multiarch>`).
+    pub fn multiarch(&self) -> &str {
+        self.target
+            .and_then(|t| t.multiarch)
+            .unwrap_or(&self.gnu_triple)
+    }
+
     /// xx's failure rule: no arch, an arch without march, or no triple.
     pub fn is_supported(&self) -> bool {
         !self.arch.is_empty() && self.march != "unknown" && self.triple != "unknown-unknown-none"

@@ -1,0 +1,102 @@
+//! A `.deb` read as what it is: an `ar` archive of `debian-binary` (2.x), a control
+//! tarball and a data tarball (`xz`, `zstd`, `gzip` or plain), whose entries go into a
+//! [`Root`](crate::sysroot::tree::Root) one by one. Device nodes, FIFOs and unknown
+//! entry types are refused; maintainer scripts are never looked at.
+
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+
+use crate::sysroot::tree::Root;
+
+/// Extracts the data of the `.deb` at `path` into `root`; `what` names the package in
+/// messages. Returns the number of entries written.
+pub fn extract(path: &Path, what: &str, root: &Root) -> Result<usize> {
+    let file = crate::fsutil::open_regular(path)
+        .with_context(|| format!("{what}: cannot open {}", path.display()))?;
+    let mut archive = ar::Archive::new(BufReader::with_capacity(256 << 10, file));
+    let mut seen_version = false;
+    while let Some(entry) = archive.next_entry() {
+        let mut entry = entry.map_err(|e| anyhow!("{what}: not a .deb (bad ar archive: {e})"))?;
+        let name = String::from_utf8_lossy(entry.header().identifier())
+            .trim_end_matches('/')
+            .to_string();
+        if !seen_version {
+            if name != "debian-binary" {
+                bail!("{what}: not a .deb (its first member is {name:?}, not debian-binary)");
+            }
+            let mut version = String::new();
+            entry
+                .by_ref()
+                .take(16)
+                .read_to_string(&mut version)
+                .map_err(|_| anyhow!("{what}: not a .deb (bad debian-binary)"))?;
+            if !version.starts_with("2.") {
+                bail!("{what}: unsupported .deb format {:?}", version.trim());
+            }
+            seen_version = true;
+            continue;
+        }
+        if let Some(codec) = name.strip_prefix("data.tar") {
+            let reader = decoder(codec, &mut entry).with_context(|| format!("{what}: {name}"))?;
+            return unpack(reader, what, root);
+        }
+    }
+    bail!("{what}: not a .deb (no data.tar member)")
+}
+
+fn decoder<'a>(codec: &str, inner: &'a mut dyn Read) -> Result<Box<dyn Read + 'a>> {
+    Ok(match codec {
+        ".xz" => Box::new(liblzma::read::XzDecoder::new(inner)),
+        ".zst" => Box::new(zstd::stream::read::Decoder::new(inner)?),
+        ".gz" => Box::new(flate2::read::GzDecoder::new(inner)),
+        "" => Box::new(inner),
+        other => bail!("unsupported compression {other:?}"),
+    })
+}
+
+fn unpack(reader: Box<dyn Read + '_>, what: &str, root: &Root) -> Result<usize> {
+    let mut tar = tar::Archive::new(reader);
+    let mut count = 0;
+    for entry in tar
+        .entries()
+        .map_err(|e| anyhow!("{what}: bad data tarball: {e}"))?
+    {
+        let mut entry = entry.map_err(|e| anyhow!("{what}: bad data tarball: {e}"))?;
+        let name = String::from_utf8(entry.path_bytes().into_owned())
+            .map_err(|_| anyhow!("{what}: a name that is not UTF-8"))?;
+        let header = entry.header();
+        let kind = header.entry_type();
+        let mode = header.mode().unwrap_or(0o644);
+        let mtime = header.mtime().unwrap_or(0) as i64;
+        let link = entry
+            .link_name_bytes()
+            .map(|l| {
+                String::from_utf8(l.into_owned())
+                    .map_err(|_| anyhow!("{what}: a link target that is not UTF-8"))
+            })
+            .transpose()?;
+        let result = match kind {
+            tar::EntryType::Directory => root.make_dir(&name),
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                root.write_file(&name, mode, mtime, &mut entry)
+            }
+            tar::EntryType::Symlink => root.symlink(&name, link.as_deref().unwrap_or("")),
+            tar::EntryType::Link => root.hardlink(&name, link.as_deref().unwrap_or("")),
+            tar::EntryType::XHeader
+            | tar::EntryType::XGlobalHeader
+            | tar::EntryType::GNULongName
+            | tar::EntryType::GNULongLink => continue,
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => Err(anyhow!(
+                "refusing {name}: a device node or FIFO has no place in a sysroot"
+            )),
+            other => Err(anyhow!(
+                "refusing {name}: unsupported tar entry type {other:?}"
+            )),
+        };
+        result.map_err(|e| anyhow!("{what}: {e:#}"))?;
+        count += 1;
+    }
+    Ok(count)
+}

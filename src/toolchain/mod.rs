@@ -1,0 +1,3 @@
+//! Managed toolchains: where they live (`XX_HOME`), and the commands around them.
+
+pub mod home;
