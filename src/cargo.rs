@@ -451,9 +451,9 @@ fn runner(ctx: &Context, t: &cc::Target, args: &[OsString]) -> Result<Option<Str
         .iter()
         .filter_map(|a| a.to_str())
         .find(|a| !a.starts_with('-') && !a.starts_with('+'));
-    match cc::find_tool(ctx, qemu_name) {
+    match crate::run::find_qemu(ctx, qemu_name) {
         Some(qemu) => {
-            let root = t.qemu_root();
+            let root = t.qemu_root(ctx);
             Ok(Some(format!("{} -L {}", qemu.display(), root.display())))
         }
         None if subcommand.is_some_and(|s| RUNS_BINARIES.contains(&s)) => bail!(

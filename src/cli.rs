@@ -35,6 +35,8 @@ fn command() -> Command {
         )
         .subcommand(crate::image::command::command())
         .subcommand(crate::sysroot::command::command())
+        .subcommand(crate::toolchain::command::command())
+        .subcommand(crate::run::command())
         .subcommand(
             Command::new("env-vars")
                 .about("List the environment variables xx reads")
@@ -75,6 +77,10 @@ pub fn run(argv0: &str, args: Vec<String>) -> Result<ExitCode> {
         Some(("sysroot", m)) => {
             crate::sysroot::command::run(&crate::context::Context::from_process(), m)
         }
+        Some(("toolchain", m)) => {
+            crate::toolchain::command::run(&crate::context::Context::from_process(), m)
+        }
+        Some(("run", m)) => crate::run::run(&crate::context::Context::from_process(), m),
         Some(("env-vars", m)) => {
             if m.get_flag("markdown") {
                 crate::output::text(env_vars::markdown())?;

@@ -62,6 +62,7 @@ env_vars! {
     XX_HOME, "sysroot toolchain", "Where managed sysroots and toolchains live, with the download cache in XX_HOME/cache (default ~/.local/share/xx and ~/.cache/xx; /usr/local/share/xx as root in a container).";
     XX_DEBIAN_MIRROR, "sysroot", "Archive URL for `xx sysroot` when --mirror is not given (default: the host's apt sources).";
     XX_DEBIAN_SUITE, "sysroot", "Suite for `xx sysroot` when --suite is not given (default: the host's).";
+    XX_DEBIAN_KEYRING, "sysroot", "Keyring file for `xx sysroot` when --keyring is not given (default: the source's Signed-By, else the host's keyrings).";
     XX_NO_DOWNLOAD, "cc cargo", "1: never fetch a sysroot on first use; fail naming the command that would.";
     XX_HOST_ROOT, "all", "Read /etc/os-release, /etc/alpine-release and /xx-sdk under this directory (tests).";
     XX_HOST_MARCH, "all", "Use this as the host's `uname -m` (tests, personality-changed hosts).";

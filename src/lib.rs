@@ -21,6 +21,7 @@ mod output;
 pub mod platform;
 mod proc;
 mod progress;
+pub mod run;
 mod scratch;
 pub mod sysroot;
 pub mod toolchain;

@@ -17,6 +17,10 @@ pub fn set_quiet(quiet: bool) {
     QUIET.store(quiet, Ordering::Relaxed);
 }
 
+pub fn is_quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
 fn live() -> bool {
     static TTY: OnceLock<bool> = OnceLock::new();
     !QUIET.load(Ordering::Relaxed) && *TTY.get_or_init(|| std::io::stderr().is_terminal())

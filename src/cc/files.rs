@@ -16,8 +16,8 @@ fn emulator(ctx: &Context, t: &Target) -> Option<Vec<String>> {
     if !t.resolved.is_cross(&ctx.host_march()) {
         return None;
     }
-    let qemu = prefix::find_tool(ctx, t.row.qemu?)?;
-    let root = t.qemu_root();
+    let qemu = crate::run::find_qemu(ctx, t.row.qemu?)?;
+    let root = t.qemu_root(ctx);
     Some(vec![
         qemu.display().to_string(),
         "-L".into(),

@@ -80,18 +80,26 @@ impl Target {
 
     /// The root qemu-user should read the target's libraries from (`-L`): `/` when the
     /// target's loader is installed there (multiarch), else Debian's `/usr/<triple>`
-    /// (`-cross` packages). Never a mix: a cross ld.so with a multiarch libc of another
-    /// build hangs in pthread_create.
-    pub fn qemu_root(&self) -> PathBuf {
-        let multiarch = self
-            .row
-            .loader(&self.resolved.libc)
-            .is_some_and(|l| Path::new(l).exists());
+    /// (`-cross` packages), else the managed sysroot. Never a mix: a cross ld.so with a
+    /// multiarch libc of another build hangs in pthread_create.
+    pub fn qemu_root(&self, ctx: &Context) -> PathBuf {
+        let loader = self.row.loader(&self.resolved.libc);
+        let has_loader =
+            |root: &Path| loader.is_some_and(|l| root.join(l.trim_start_matches('/')).exists());
         let cross = PathBuf::from(format!("/usr/{}", self.gnu));
-        if multiarch || !cross.is_dir() {
-            PathBuf::from("/")
-        } else {
+        if has_loader(Path::new("/")) {
+            return PathBuf::from("/");
+        }
+        if has_loader(&cross) {
+            return cross;
+        }
+        if let Some(managed) = crate::sysroot::managed::existing(ctx, &self.resolved) {
+            return managed;
+        }
+        if loader.is_none() && cross.is_dir() {
             cross
+        } else {
+            PathBuf::from("/")
         }
     }
 }
@@ -421,7 +429,14 @@ fn pkg_config(ctx: &Context, triple: &str, args: &[OsString]) -> Result<ExitCode
         .ok_or_else(|| anyhow!("pkg-config not found\nhelp: apt-get install pkg-config"))?;
     let mut cmd = Command::new(real);
     cmd.args(args);
-    if t.resolved.is_cross(&ctx.host_march()) {
+    if let Some(root) = crate::sysroot::managed::for_compilers(ctx, &t.resolved, "xx-cc")? {
+        for (name, value) in crate::sysroot::pkg_config_env(&root, t.multiarch()) {
+            if ctx.var(name).is_none() {
+                cmd.env(name, value);
+            }
+        }
+        cmd.env_remove("PKG_CONFIG_PATH");
+    } else if t.resolved.is_cross(&ctx.host_march()) {
         if ctx.var("PKG_CONFIG_LIBDIR").is_none() {
             let dirs = [
                 format!("/usr/lib/{}/pkgconfig", t.multiarch()),

@@ -23,18 +23,21 @@ pub fn dir(ctx: &Context) -> PathBuf {
 }
 
 /// The first `name` on PATH that is not this executable (so a `clang` link to xx, made
-/// by `--wrap`, still finds the real clang).
+/// by `--wrap`, still finds the real clang); else the one of an installed toolchain
+/// (`xx toolchain install llvm`).
 pub fn find_tool(ctx: &Context, name: &str) -> Option<PathBuf> {
     if name.contains('/') {
         let p = PathBuf::from(name);
         return p.is_file().then_some(p);
     }
     let me = crate::fsutil::this_exe().ok();
-    let path = ctx.var("PATH")?;
-    std::env::split_paths(path)
-        .map(|dir| dir.join(name))
-        .filter(|p| is_executable(p))
-        .find(|p| me.is_none() || p.canonicalize().ok().as_deref() != me)
+    let on_path = ctx.var("PATH").and_then(|path| {
+        std::env::split_paths(path)
+            .map(|dir| dir.join(name))
+            .filter(|p| is_executable(p))
+            .find(|p| me.is_none() || p.canonicalize().ok().as_deref() != me)
+    });
+    on_path.or_else(|| crate::toolchain::installed_tool(ctx, name))
 }
 
 fn is_executable(p: &Path) -> bool {

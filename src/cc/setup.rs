@@ -58,13 +58,15 @@ pub fn linker_flag(ctx: &Context, t: &Target) -> Result<String> {
     )
 }
 
-/// The clang config file's text.
+/// The clang config file's text: xx's two lines, plus the managed sysroot's when the
+/// machine has no libc for the target.
 pub fn config_text(ctx: &Context, t: &Target) -> Result<String> {
-    Ok(format!(
-        "--target={}\n{}\n",
-        t.clang_target,
-        linker_flag(ctx, t)?
-    ))
+    let mut text = format!("--target={}\n{}\n", t.clang_target, linker_flag(ctx, t)?);
+    if let Some(root) = crate::sysroot::managed::for_compilers(ctx, &t.resolved, "xx-cc")? {
+        let root = root.display();
+        text.push_str(&format!("--sysroot={root}\n--gcc-toolchain={root}/usr\n"));
+    }
+    Ok(text)
 }
 
 pub fn config_path(ctx: &Context, t: &Target) -> PathBuf {

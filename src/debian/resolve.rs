@@ -24,6 +24,11 @@ pub struct Plan {
 
 /// Resolves `requested` (`name` or `name=version`) against `index`.
 pub fn resolve(index: &Index, requested: &[String]) -> Result<Plan> {
+    resolve_leaving(index, requested, &[])
+}
+
+/// `resolve`, with `leave_out` also left to the build machine (a host tool's C library).
+pub fn resolve_leaving(index: &Index, requested: &[String], leave_out: &[String]) -> Result<Plan> {
     let mut chosen: HashMap<String, (Package, String)> = HashMap::new();
     let mut left_out = BTreeMap::new();
     let mut queue = VecDeque::new();
@@ -43,7 +48,10 @@ pub fn resolve(index: &Index, requested: &[String]) -> Result<Plan> {
                 if group.iter().any(|rel| met_by_chosen(index, &chosen, rel)) {
                     continue;
                 }
-                if let Some(rel) = group.iter().find(|rel| left_to_build_machine(index, rel)) {
+                if let Some(rel) = group
+                    .iter()
+                    .find(|rel| leave_out.contains(&rel.name) || left_to_build_machine(index, rel))
+                {
                     left_out
                         .entry(rel.name.clone())
                         .or_insert_with(|| format!("{} {field} {rel}", pkg.name));

@@ -29,7 +29,7 @@ pub fn closure(ctx: &Context, platform: &str, files: &[(PathBuf, PathBuf)]) -> R
     ctx.set_var(ev::TARGETPAIR, "");
     ctx.set_var(ev::TARGETPLATFORM, platform);
     let target = crate::cc::Target::new(&ctx, None)?;
-    let root = target.qemu_root();
+    let root = target.qemu_root(&ctx);
     let multiarch = target.multiarch().to_string();
     let search: Vec<PathBuf> = if root == Path::new("/") {
         [

@@ -74,8 +74,9 @@ fn pkg_config_wrapper(multiarch: &str) -> String {
          # Written by xx sysroot: pkg-config for the target libraries of this sysroot.\n\
          sysroot=$(cd \"$(dirname \"$0\")/../..\" && pwd -P) || exit 1\n\
          export PKG_CONFIG_SYSROOT_DIR=\"$sysroot\"\n\
-         export PKG_CONFIG_LIBDIR=\"$sysroot/usr/lib/{multiarch}/pkgconfig:$sysroot/usr/share/pkgconfig:$sysroot/usr/lib/pkgconfig\"\n\
+         export PKG_CONFIG_LIBDIR=\"{dirs}\"\n\
          unset PKG_CONFIG_PATH\n\
-         exec pkg-config \"$@\"\n"
+         exec pkg-config \"$@\"\n",
+        dirs = super::pkg_config_libdir("$sysroot", multiarch)
     )
 }

@@ -66,6 +66,8 @@ pub fn run(ctx: &Context, m: &ArgMatches) -> Result<ExitCode> {
         lock: m.get_one::<PathBuf>("lock").cloned(),
         locked: m.get_flag("locked"),
         jobs: m.get_one::<usize>("jobs").copied().unwrap_or(4),
+        essentials: true,
+        leave_out: Vec::new(),
     };
     if m.get_flag("print-plan") {
         return print_plan(ctx, &req, m.get_flag("json"));

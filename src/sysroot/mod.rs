@@ -6,6 +6,7 @@
 mod build;
 pub mod command;
 mod lockfile;
+pub mod managed;
 mod sources;
 pub mod tree;
 
@@ -24,7 +25,7 @@ pub use lockfile::{LockFile, Locked, LockedPackage, LockedSource, Stamp};
 
 /// Where a sysroot keeps what xx writes about it (never a package path).
 pub const OWN_DIR: &str = ".xx";
-const STAMP: &str = ".xx/sysroot.json";
+pub const STAMP: &str = ".xx/sysroot.json";
 
 pub struct Request {
     pub platform: Platform,
@@ -39,6 +40,31 @@ pub struct Request {
     pub lock: Option<PathBuf>,
     pub locked: bool,
     pub jobs: usize,
+    /// Add the C and C++ essentials (a sysroot; a toolchain says no).
+    pub essentials: bool,
+    /// Dependencies the build machine serves (see `resolve_leaving`).
+    pub leave_out: Vec<String>,
+}
+
+impl Request {
+    /// The essentials only, with every choice left to the environment's defaults.
+    pub fn essentials(platform: Platform) -> Request {
+        Request {
+            platform,
+            packages: Vec::new(),
+            dir: None,
+            mirror: None,
+            suite: None,
+            keyring: None,
+            allow_unsigned: false,
+            ignore_valid_until: false,
+            lock: None,
+            locked: false,
+            jobs: 4,
+            essentials: true,
+            leave_out: Vec::new(),
+        }
+    }
 }
 
 pub struct Outcome {
@@ -78,7 +104,7 @@ pub fn plan(ctx: &Context, req: &Request) -> Result<Planned> {
     let sources = sources::select(ctx, &target, req.mirror.as_deref(), req.suite.as_deref())?;
     let fetched = fetch_releases(ctx, &http, req, &sources)?;
     let index = read_indexes(ctx, &http, &sources, &fetched, &target.deb)?;
-    let plan = resolve::resolve(&index, &wanted(&index, &req.packages))?;
+    let plan = resolve::resolve_leaving(&index, &wanted(&index, req), &req.leave_out)?;
     Ok(Planned { plan, sources })
 }
 
@@ -169,8 +195,8 @@ pub fn ensure(ctx: &Context, req: &Request) -> Result<Outcome> {
             });
         }
         let index = read_indexes(ctx, &http, &sources, &fetched, &target.deb)?;
-        let wanted = wanted(&index, &req.packages);
-        let plan = resolve::resolve(&index, &wanted)?;
+        let wanted = wanted(&index, req);
+        let plan = resolve::resolve_leaving(&index, &wanted, &req.leave_out)?;
         (locked_set(&plan, wanted, &sources, &fetched), releases)
     };
     let new_stamp = Stamp {
@@ -200,6 +226,22 @@ pub fn ensure(ctx: &Context, req: &Request) -> Result<Outcome> {
     })
 }
 
+/// `PKG_CONFIG_LIBDIR` for a sysroot at `root` (a path, or a shell variable).
+pub fn pkg_config_libdir(root: &str, multiarch: &str) -> String {
+    format!(
+        "{root}/usr/lib/{multiarch}/pkgconfig:{root}/usr/share/pkgconfig:{root}/usr/lib/pkgconfig"
+    )
+}
+
+/// pkg-config's variables for the target libraries of the sysroot at `root`.
+pub fn pkg_config_env(root: &Path, multiarch: &str) -> [(&'static str, String); 2] {
+    let root = root.display().to_string();
+    [
+        ("PKG_CONFIG_LIBDIR", pkg_config_libdir(&root, multiarch)),
+        ("PKG_CONFIG_SYSROOT_DIR", root),
+    ]
+}
+
 fn absolute(dir: &Path) -> Result<PathBuf> {
     if dir.is_absolute() {
         return Ok(dir.to_path_buf());
@@ -209,15 +251,18 @@ fn absolute(dir: &Path) -> Result<PathBuf> {
         .join(dir))
 }
 
-/// The C and C++ essentials (the newest gcc's), then the named packages.
-fn wanted(index: &Index, named: &[String]) -> Vec<String> {
-    let mut out = vec!["libc6-dev".to_string(), "linux-libc-dev".to_string()];
-    for (prefix, suffix) in [("libgcc-", "-dev"), ("libstdc++-", "-dev")] {
-        if let Some(name) = index.newest_with_prefix(prefix, suffix) {
-            out.push(name.to_string());
+/// The C and C++ essentials (the newest gcc's) if asked, then the named packages.
+fn wanted(index: &Index, req: &Request) -> Vec<String> {
+    let mut out = Vec::new();
+    if req.essentials {
+        out.extend(["libc6-dev".to_string(), "linux-libc-dev".to_string()]);
+        for (prefix, suffix) in [("libgcc-", "-dev"), ("libstdc++-", "-dev")] {
+            if let Some(name) = index.newest_with_prefix(prefix, suffix) {
+                out.push(name.to_string());
+            }
         }
     }
-    for n in named {
+    for n in &req.packages {
         if !out.contains(n) {
             out.push(n.clone());
         }
@@ -231,9 +276,13 @@ fn fetch_releases(
     req: &Request,
     sources: &[Source],
 ) -> Result<Vec<Fetched>> {
+    let env_keyring = ctx
+        .var(crate::env_vars::XX_DEBIAN_KEYRING)
+        .filter(|k| !k.is_empty())
+        .map(PathBuf::from);
     let trust = Trust {
         ctx,
-        keyring: req.keyring.as_deref(),
+        keyring: req.keyring.as_deref().or(env_keyring.as_deref()),
         allow_unsigned: req.allow_unsigned,
         ignore_valid_until: req.ignore_valid_until,
     };
