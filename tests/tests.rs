@@ -3,6 +3,7 @@
 mod apt;
 mod cargo;
 mod cc;
+mod deb_archive;
 mod docs;
 mod fault_proxy;
 mod hostile_files;
@@ -10,5 +11,6 @@ mod hostile_net;
 mod image;
 mod info;
 mod registry;
+mod sysroot;
 mod util;
 mod verify;
