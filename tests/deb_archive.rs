@@ -142,11 +142,12 @@ fn control_of(deb: &Path) -> Vec<(String, String)> {
     fields
 }
 
+/// Each real `.deb` with its control fields.
+type Stanzas = Vec<(PathBuf, Vec<(String, String)>)>;
+
 /// The control fields of every real package of `arch`, read once per test process.
-fn real_stanzas(arch: &str, dir: &Path) -> &'static Vec<(PathBuf, Vec<(String, String)>)> {
-    static CACHE: OnceLock<
-        std::sync::Mutex<BTreeMap<String, &'static Vec<(PathBuf, Vec<(String, String)>)>>>,
-    > = OnceLock::new();
+fn real_stanzas(arch: &str, dir: &Path) -> &'static Stanzas {
+    static CACHE: OnceLock<std::sync::Mutex<BTreeMap<String, &'static Stanzas>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap();
     cache.entry(arch.to_string()).or_insert_with(|| {
@@ -376,6 +377,9 @@ impl Server {
             }
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("http.server did not listen on {addr}");
     }
 }
