@@ -112,8 +112,9 @@ impl Source {
                 continue;
             };
             let url = format!("{}/{path}", self.dists());
-            let file = net::download(http, &url, sha, *size, cache)
-                .with_context(|| format!("refusing {url}: it does not match the signed Release"))?;
+            let file = net::download(http, &url, sha, *size, cache).with_context(|| {
+                format!("{path}: the signed Release lists {size} bytes, sha256:{sha}")
+            })?;
             return decompress(&file, ext).with_context(|| url.to_string());
         }
         bail!(
