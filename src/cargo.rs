@@ -238,7 +238,14 @@ fn sysroot(toolchain: &Toolchain) -> Result<PathBuf> {
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
-fn has_std(sysroot: &Path, triple: &str) -> bool {
+/// The Rust sysroot xx-cargo would build with, and whether it is rustup's (for `xx doctor`).
+pub fn rust_sysroot(ctx: &Context) -> Result<(PathBuf, bool)> {
+    let toolchain = choose_toolchain(ctx)?;
+    let rustup = matches!(toolchain, Toolchain::Rustup { .. });
+    Ok((sysroot(&toolchain)?, rustup))
+}
+
+pub fn has_std(sysroot: &Path, triple: &str) -> bool {
     sysroot
         .join("lib/rustlib")
         .join(triple)

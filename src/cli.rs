@@ -37,6 +37,7 @@ fn command() -> Command {
         .subcommand(crate::sysroot::command::command())
         .subcommand(crate::toolchain::command::command())
         .subcommand(crate::run::command())
+        .subcommand(crate::doctor::command())
         .subcommand(
             Command::new("env-vars")
                 .about("List the environment variables xx reads")
@@ -80,6 +81,7 @@ pub fn run(argv0: &str, args: Vec<String>) -> Result<ExitCode> {
         Some(("toolchain", m)) => {
             crate::toolchain::command::run(&crate::context::Context::from_process(), m)
         }
+        Some(("doctor", m)) => crate::doctor::run(&crate::context::Context::from_process(), m),
         Some(("run", m)) => crate::run::run(&crate::context::Context::from_process(), m),
         Some(("env-vars", m)) => {
             if m.get_flag("markdown") {

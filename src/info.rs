@@ -219,7 +219,7 @@ fn row(r: &Resolved) -> Result<&'static Target> {
         .ok_or_else(|| anyhow::anyhow!("{}", r.unsupported_message()))
 }
 
-fn rust_triple(r: &Resolved) -> Result<&'static str> {
+pub(crate) fn rust_triple(r: &Resolved) -> Result<&'static str> {
     let t = row(r)?;
     Target::by_libc(t.rust, &r.libc).ok_or_else(|| {
         anyhow::anyhow!(

@@ -10,6 +10,7 @@ pub mod cc;
 mod cli;
 pub mod context;
 pub mod debian;
+pub mod doctor;
 pub mod env_vars;
 mod fsutil;
 pub mod image;

@@ -117,29 +117,49 @@ fn run_as(
             c
         }
         As::NobodyHidden => {
+            // By full path: the command's own PATH may hold almost nothing.
+            let (mount, setpriv) = (tool_path("mount"), tool_path("setpriv"));
             let mut script = String::from("set -e\n");
             for d in foreign_lib_dirs() {
-                script.push_str(&format!("mount -t tmpfs -o ro,size=4k xx-hidden {d}\n"));
+                script.push_str(&format!("{mount} -t tmpfs -o ro,size=4k xx-hidden {d}\n"));
             }
             for (from, to) in binds {
                 script.push_str(&format!(
-                    "mount --bind {} {}\n",
+                    "{mount} --bind {} {}\n",
                     from.display(),
                     to.display()
                 ));
             }
             script.push_str(&format!(
-                "exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups -- \"$@\"\n"
+                "exec {setpriv} --reuid={NOBODY} --regid={NOBODY} --clear-groups -- \"$@\"\n"
             ));
-            let mut c = hermetic(Path::new("/usr/bin/unshare"), &home);
-            c.args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
-                .arg(&program)
-                .args(args);
+            let mut c = hermetic(Path::new(&tool_path("unshare")), &home);
+            c.args([
+                "-m",
+                "--propagation",
+                "private",
+                "/bin/sh",
+                "-c",
+                &script,
+                "sh",
+            ])
+            .arg(&program)
+            .args(args);
             c
         }
     };
     cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     run_limited(&mut cmd)
+}
+
+/// A tool's full path on the test's own PATH.
+fn tool_path(name: &str) -> String {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} is not on PATH"))
+        .display()
+        .to_string()
 }
 
 fn run_limited(cmd: &mut Command) -> Checked {
@@ -408,6 +428,158 @@ fn unprivileged_xx_cargo_links_a_sys_crate_against_the_managed_sysroot() {
     );
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(ran.stdout.starts_with("zlib 1."), "{}", ran.stdout);
+}
+
+#[test]
+fn unprivileged_toolchain_install_then_a_build_with_no_clang_or_qemu_on_path() {
+    if !is_root() {
+        skip("needs root to drop to nobody and hide the host's foreign libraries");
+        return;
+    }
+    if !require_tools(&["readelf", "setpriv", "unshare"]) {
+        return;
+    }
+    let Some(archive) = Archive::with_real(&["arm64", "amd64"]) else {
+        return;
+    };
+    archive.publish();
+    let server = Server::start(archive.dir.path());
+    let area = Area::new();
+    std::fs::create_dir_all(area.path("empty-bin")).unwrap();
+    std::fs::write(area.path("out/z.c"), ZLIB_PROGRAM).unwrap();
+    area.give_to(NOBODY);
+    let mut env = area.env();
+    env.extend([
+        (
+            "PATH".to_string(),
+            format!(
+                "{}:{}",
+                bin_dir().display(),
+                area.path("empty-bin").display()
+            ),
+        ),
+        ("XX_DEBIAN_MIRROR".into(), server.url.clone()),
+        ("XX_DEBIAN_SUITE".into(), archive.suite.clone()),
+        (
+            "XX_DEBIAN_KEYRING".into(),
+            crate::deb_archive::signer(true)
+                .keyring
+                .display()
+                .to_string(),
+        ),
+    ]);
+    let nobody = |program: &str, args: &[&str], extra: &[(&str, &str)]| {
+        let mut env = env.clone();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        run_as(As::NobodyHidden, program, args, &env, &[])
+    };
+    let installed = nobody(&xx(), &["toolchain", "install", "llvm", "qemu", "-q"], &[]);
+    assert_eq!(installed.code, 0, "{}", installed.stderr);
+    assert_eq!(installed.stdout.lines().count(), 2, "{}", installed.stdout);
+    let listed = nobody(&xx(), &["toolchain", "list"], &[]);
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("llvm") && l.contains("amd64")),
+        "{}",
+        listed.stdout
+    );
+    let path = nobody(&xx(), &["toolchain", "path", "qemu"], &[]);
+    assert!(
+        Path::new(path.stdout.trim())
+            .join("usr/bin/qemu-aarch64-static")
+            .is_file(),
+        "{}",
+        path.stdout
+    );
+
+    let built = nobody(
+        &xx(),
+        &["sysroot", "--platform", "linux/arm64", "zlib1g-dev", "-q"],
+        &[],
+    );
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let bin = area.path("out/z");
+    let cc = nobody(
+        "xx-clang",
+        &[
+            "-o",
+            bin.to_str().unwrap(),
+            area.path("out/z.c").to_str().unwrap(),
+            "-lz",
+            "-lm",
+        ],
+        &[("TARGETPLATFORM", "linux/arm64")],
+    );
+    assert_eq!(cc.code, 0, "xx-clang with the managed llvm: {}", cc.stderr);
+    let dynamic = Command::new("readelf")
+        .arg("-d")
+        .arg(&bin)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&dynamic.stdout).contains("[libz.so.1]"));
+    let ran = nobody(&xx(), &["run", bin.to_str().unwrap(), "x"], &[]);
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    assert!(ran.stdout.starts_with("zlib 1."), "{}", ran.stdout);
+
+    let doctor = nobody(&xx(), &["doctor", "--platform", "linux/arm64"], &[]);
+    let row = doctor
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("linux/arm64"))
+        .unwrap_or("");
+    assert_eq!(
+        row.matches('✓').count(),
+        5,
+        "all but rust-std found:\n{}",
+        doctor.stdout
+    );
+
+    let removed = nobody(&xx(), &["toolchain", "remove", "qemu"], &[]);
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    let no_qemu = nobody(&xx(), &["run", bin.to_str().unwrap()], &[]);
+    assert_ne!(no_qemu.code, 0);
+    assert!(
+        no_qemu.stderr.contains("xx toolchain install qemu"),
+        "{}",
+        no_qemu.stderr
+    );
+}
+
+#[test]
+fn doctor_names_the_fix_for_each_gap() {
+    let area = Area::new();
+    let mut env = area.env();
+    env.push(("PATH".into(), area.path("out").display().to_string()));
+    let out = run_as(
+        As::Me,
+        &xx(),
+        &["doctor", "--platform", "linux/mips64le", "--json"],
+        &env,
+        &[],
+    );
+    assert_eq!(out.code, 1, "something is missing: {}", out.stderr);
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let row = &rows[0];
+    assert_eq!(row["platform"], "linux/mips64le");
+    assert_eq!(row["cc"]["fix"], "xx toolchain install llvm");
+    assert_eq!(row["libc"]["fix"], "xx sysroot --platform linux/mips64le");
+    assert_eq!(row["qemu"]["fix"], "xx toolchain install qemu");
+    let table = run_as(
+        As::Me,
+        &xx(),
+        &["doctor", "--platform", "linux/mips64le"],
+        &env,
+        &[],
+    );
+    assert!(
+        table
+            .stdout
+            .contains("✗ linux/mips64le libc: xx sysroot --platform linux/mips64le"),
+        "{}",
+        table.stdout
+    );
 }
 
 /// An archive with the real arm64 packages, published, served, and a scratch area.

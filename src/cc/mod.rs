@@ -11,7 +11,7 @@ mod prefix;
 mod setup;
 
 pub use prefix::{dir as prefix_dir, find_tool};
-pub use setup::ensure;
+pub use setup::{ensure, linker_flag};
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};

@@ -72,7 +72,7 @@ fn pkg_config_wrapper(multiarch: &str) -> String {
     format!(
         "#!/bin/sh\n\
          # Written by xx sysroot: pkg-config for the target libraries of this sysroot.\n\
-         sysroot=$(cd \"$(dirname \"$0\")/../..\" && pwd -P) || exit 1\n\
+         sysroot=$(cd \"${{0%/*}}/../..\" && pwd -P) || exit 1\n\
          export PKG_CONFIG_SYSROOT_DIR=\"$sysroot\"\n\
          export PKG_CONFIG_LIBDIR=\"{dirs}\"\n\
          unset PKG_CONFIG_PATH\n\

@@ -132,7 +132,7 @@ fn write_wrappers(m: &Manifest, tree: &Path, multiarch: &str) -> Result<()> {
             let script = format!(
                 "#!/bin/sh\n\
                  # Written by xx toolchain install {}: the tree's libraries first.\n\
-                 root=$(cd \"$(dirname \"$0\")/../..\" && pwd -P) || exit 1\n\
+                 root=$(cd \"${{0%/*}}/../..\" && pwd -P) || exit 1\n\
                  LD_LIBRARY_PATH=\"{}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}\" exec \"$root/{bin}/{name}\" \"$@\"\n",
                 m.name,
                 libs.join(":")
