@@ -11,7 +11,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 
 use crate::cc;
 use crate::context::{Context, OsRelease};
@@ -29,11 +29,13 @@ enum Toolchain {
 }
 
 /// How the target's std is provided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Std {
     Installed,
     /// Built from rust-src by cargo (`-Zbuild-std`, RUSTC_BOOTSTRAP=1 for this build only).
     BuildStd,
+    /// The distribution's std in a private Rust sysroot (`xx toolchain install rust-std`).
+    Managed(PathBuf),
 }
 
 struct Plan {
@@ -238,6 +240,15 @@ fn sysroot(toolchain: &Toolchain) -> Result<PathBuf> {
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
+fn writable(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid NUL-terminated path; access(2) only reads it.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
 /// The Rust sysroot xx-cargo would build with, and whether it is rustup's (for `xx doctor`).
 pub fn rust_sysroot(ctx: &Context) -> Result<(PathBuf, bool)> {
     let toolchain = choose_toolchain(ctx)?;
@@ -269,7 +280,17 @@ fn ensure_std(
     }
     // One installer per toolchain at a time: rustup is not safe against itself (two
     // `rustup target add` of one target fail with "detected conflict").
-    let _lock = crate::fsutil::lock(&sysroot.join("lib/rustlib/.xx-cargo-std.lock"), "xx-cargo")?;
+    // A sysroot the caller cannot write (the distribution's, as a user) takes no
+    // installer but the managed one, whose tree has its own lock.
+    let rustlib = sysroot.join("lib/rustlib");
+    let lock_dir = if writable(&rustlib) {
+        rustlib
+    } else {
+        cc::prefix_dir(ctx)
+    };
+    std::fs::create_dir_all(&lock_dir)
+        .with_context(|| format!("cannot create {}", lock_dir.display()))?;
+    let _lock = crate::fsutil::lock(&lock_dir.join(".xx-cargo-std.lock"), "xx-cargo")?;
     if has_std(&sysroot, triple) {
         return Ok((toolchain, Std::Installed));
     }
@@ -278,8 +299,17 @@ fn ensure_std(
             Command::new(cargo.with_file_name("rustup")).args(["target", "add", triple]),
         )
         .map(drop),
-        // Debian ships std only for linux-gnu targets.
+        // Debian ships std only for linux-gnu targets. Rootless and without a foreign
+        // dpkg architecture first; xx-apt (xx's way) when the archive cannot serve it.
         Toolchain::Distro { rustc, .. } if t.resolved.os == "linux" && t.resolved.libc == "gnu" => {
+            if ctx.var(ev::XX_NO_DOWNLOAD) != Some("1") {
+                match crate::toolchain::rust_std::ensure(ctx, &t.resolved, triple) {
+                    Ok(root) => return Ok((toolchain, Std::Managed(root))),
+                    Err(e) => crate::output::err_line(format!(
+                        "xx-cargo: no managed std for {triple} ({e:#}); trying xx-apt"
+                    )),
+                }
+            }
             install_distro_std(ctx, rustc, t)
         }
         Toolchain::Distro { .. } => Err(anyhow!("the distribution has no std for {triple}")),
@@ -366,7 +396,7 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
         Toolchain::Distro { cargo, rustc } => (cargo.clone(), Some(rustc.clone())),
     };
     let mut cmd = Command::new(program);
-    cmd.args(target_args(args, &plan.rust_triple, plan.std));
+    cmd.args(target_args(args, &plan.rust_triple, &plan.std));
     if let Some(rustc) = rustc {
         // rustdoc too: doctests with rustup's rustdoc and Debian's std fail (E0514).
         cmd.env("RUSTDOC", rustc.with_file_name("rustdoc"));
@@ -402,11 +432,26 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
     // pkg-config for the target only: host build scripts keep the host's (xx#94).
     set(format!("PKG_CONFIG_{lower}"), alias("pkg-config").into());
     set(format!("PKG_CONFIG_ALLOW_CROSS_{lower}"), "1".into());
-    if let Some(flags) = ctx.var(ev::XX_RUSTFLAGS) {
-        set(format!("CARGO_TARGET_{upper}_RUSTFLAGS"), flags.into());
+    let target_rustflags = format!("CARGO_TARGET_{upper}_RUSTFLAGS");
+    let mut managed_rustflags = None;
+    if let Std::Managed(root) = &plan.std {
+        // Target crates only: host build scripts and proc macros keep rustc's own std.
+        let flags: Vec<String> = [ctx.var(&target_rustflags), ctx.var(ev::XX_RUSTFLAGS)]
+            .into_iter()
+            .flatten()
+            .map(str::to_string)
+            .chain([format!("--sysroot={}", root.display())])
+            .collect();
+        // Set even over the user's (theirs are kept in it): without it there is no std.
+        managed_rustflags = Some(flags.join(" "));
+    } else if let Some(flags) = ctx.var(ev::XX_RUSTFLAGS) {
+        set(target_rustflags.clone(), flags.into());
     }
     if let Some(runner) = runner(ctx, t, args)? {
         set(format!("CARGO_TARGET_{upper}_RUNNER"), runner.into());
+    }
+    if let Some(flags) = managed_rustflags {
+        cmd.env(&target_rustflags, flags);
     }
     if plan.std == Std::BuildStd {
         cmd.env("RUSTC_BOOTSTRAP", "1");
@@ -428,7 +473,7 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
 
 /// `--target T` before any `--` (xx appends it last, after `--`: tonistiigi/xx's
 /// `xx-cargo test -- --nocapture` bug), unless the user gave one; plus `-Zbuild-std`.
-fn target_args(args: &[OsString], triple: &str, std: Std) -> Vec<OsString> {
+fn target_args(args: &[OsString], triple: &str, std: &Std) -> Vec<OsString> {
     let has_target = args
         .iter()
         .take_while(|a| *a != "--")
@@ -438,7 +483,7 @@ fn target_args(args: &[OsString], triple: &str, std: Std) -> Vec<OsString> {
     if !args.is_empty() && !has_target {
         out.push(format!("--target={triple}").into());
     }
-    if std == Std::BuildStd && !args.is_empty() {
+    if *std == Std::BuildStd && !args.is_empty() {
         out.push("-Zbuild-std=std,panic_abort".into());
     }
     out.extend_from_slice(&args[split..]);
@@ -497,11 +542,11 @@ mod tests {
             ])
         );
         assert_eq!(
-            target_args(&os(&["build", "--target", "x"]), t, Std::Installed),
+            target_args(&os(&["build", "--target", "x"]), t, &Std::Installed),
             os(&["build", "--target", "x"])
         );
         assert_eq!(
-            target_args(&os(&["build"]), t, Std::BuildStd),
+            target_args(&os(&["build"]), t, &Std::BuildStd),
             os(&[
                 "build",
                 "--target=aarch64-unknown-linux-gnu",

@@ -185,9 +185,11 @@ fn distribution_rust_path() {
         return;
     }
     let p = Project::new("hello-crate");
+    // XX_NO_DOWNLOAD=1: xx's way (xx-apt), not the managed rust-std (tests/sysroot.rs).
     let env = [
         ("XX_CARGO_TOOLCHAIN", "distro"),
         ("DEBIAN_FRONTEND", "noninteractive"),
+        ("XX_NO_DOWNLOAD", "1"),
     ];
     let build = p.cargo("linux/arm64", &["build", "--release", "-v"], &env);
     assert_eq!(build.code, 0, "{}", build.stderr);
@@ -218,7 +220,7 @@ fn build_std_when_no_std_can_be_installed() {
         return;
     }
     let p = Project::new("hello-crate");
-    let env = [("XX_CARGO_TOOLCHAIN", "distro")];
+    let env = [("XX_CARGO_TOOLCHAIN", "distro"), ("XX_NO_DOWNLOAD", "1")];
     let build = p.cargo("linux/riscv64", &["build", "--release"], &env);
     assert_eq!(build.code, 0, "{}", build.stderr);
     assert!(

@@ -80,6 +80,17 @@ enum As {
 /// The directories that would give the host's own target libraries away.
 fn foreign_lib_dirs() -> Vec<String> {
     let mut out = Vec::new();
+    // The distribution's Rust std for other arches (libstd-rust-*-dev:<arch>).
+    for entry in std::fs::read_dir("/usr/lib/rustlib")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.contains("-linux-") && !name.starts_with(std::env::consts::ARCH) {
+            out.push(entry.path().display().to_string());
+        }
+    }
     for (_, triple, _, _) in crate::util::CROSS_TARGETS {
         for d in [
             format!("/usr/lib/{triple}"),
@@ -428,6 +439,61 @@ fn unprivileged_xx_cargo_links_a_sys_crate_against_the_managed_sysroot() {
     );
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(ran.stdout.starts_with("zlib 1."), "{}", ran.stdout);
+
+    // The distribution's Rust: its arm64 std from the archive into a private sysroot
+    // (rust-std), never through dpkg.
+    if !Path::new("/usr/bin/cargo").exists() || !require_tools(&["dpkg-query"]) {
+        skip("no distribution cargo in /usr/bin (scripts/setup-test-deps installs cargo-web)");
+        return;
+    }
+    env.extend([
+        ("XX_CARGO_TOOLCHAIN".to_string(), "distro".to_string()),
+        (
+            "CARGO_TARGET_DIR".into(),
+            project.join("target-distro").display().to_string(),
+        ),
+        ("XX_DEBIAN_MIRROR".into(), server.url.clone()),
+        ("XX_DEBIAN_SUITE".into(), archive.suite.clone()),
+        (
+            "XX_DEBIAN_KEYRING".into(),
+            crate::deb_archive::signer(true)
+                .keyring
+                .display()
+                .to_string(),
+        ),
+    ]);
+    let distro = run_as(
+        As::NobodyHidden,
+        "xx-cargo",
+        &["build", "--manifest-path", manifest.to_str().unwrap()],
+        &env,
+        &binds,
+    );
+    assert_eq!(
+        distro.code, 0,
+        "xx-cargo build with the distribution's Rust: {}",
+        distro.stderr
+    );
+    assert!(
+        !distro.stderr.contains("trying xx-apt"),
+        "{}",
+        distro.stderr
+    );
+    let bin = project.join("target-distro/aarch64-unknown-linux-gnu/debug/zlib-crate");
+    let ran = run_as(
+        As::NobodyHidden,
+        &xx(),
+        &["run", bin.to_str().unwrap()],
+        &env,
+        &binds,
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stdout.starts_with("zlib 1."), "{}", ran.stdout);
+    let home = area.path("home/toolchains/rust-std/arm64");
+    assert!(
+        home.join(".xx/sysroot.json").is_file(),
+        "the std is a managed toolchain"
+    );
 }
 
 #[test]

@@ -17,6 +17,8 @@ pub struct Manifest {
     pub name: String,
     pub description: String,
     pub packages: Vec<String>,
+    /// Installed on the build machine: the first one found is requested at that version.
+    pub host_match: Vec<String>,
     pub arch: ArchOf,
     pub leave_out: Vec<String>,
     pub bin: Vec<String>,
@@ -39,6 +41,7 @@ pub fn all() -> Vec<Manifest> {
                 name: p.get("Name")?.to_string(),
                 description: p.get("Description").unwrap_or("").to_string(),
                 packages: words(p.get("Packages")),
+                host_match: words(p.get("Host-Match")),
                 arch: match p.get("Arch")? {
                     "build" => ArchOf::Build,
                     "target" => ArchOf::Target,

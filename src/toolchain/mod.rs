@@ -6,6 +6,7 @@
 pub mod command;
 pub mod home;
 pub mod manifest;
+pub mod rust_std;
 
 use std::path::{Path, PathBuf};
 
@@ -54,6 +55,9 @@ pub fn install(ctx: &Context, m: &Manifest, platform: Platform) -> Result<PathBu
     let mut req = Request::essentials(platform);
     req.essentials = false;
     req.packages = m.packages.clone();
+    if !m.host_match.is_empty() {
+        req.packages.push(host_match(m)?);
+    }
     req.leave_out = m.leave_out.clone();
     req.dir = Some(tree.clone());
     let out = sysroot::ensure(ctx, &req)?;
@@ -61,6 +65,35 @@ pub fn install(ctx: &Context, m: &Manifest, platform: Platform) -> Result<PathBu
         write_wrappers(m, &out.path, target.multiarch())?;
     }
     Ok(out.path)
+}
+
+/// `NAME=VERSION` of the first `Host-Match` package the build machine has installed.
+fn host_match(m: &Manifest) -> Result<String> {
+    for name in &m.host_match {
+        let out = std::process::Command::new("dpkg-query")
+            .args(["-W", "-f=${Version}\n", name])
+            .output();
+        // One line per installed arch of the package (multiarch): the versions agree.
+        let version = out
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .map(str::to_string)
+            })
+            .filter(|v| !v.is_empty());
+        if let Some(version) = version {
+            return Ok(format!("{name}={version}"));
+        }
+    }
+    bail!(
+        "{}: the build machine has none of {} installed (the version must match its rustc)\n\
+         help: apt-get install rustc-web cargo-web (Debian 12) or rustc cargo",
+        m.name,
+        m.host_match.join(", ")
+    )
 }
 
 /// A program of an installed build-machine toolchain (its wrapper if it needs one).
