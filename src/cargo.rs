@@ -33,7 +33,7 @@ enum Toolchain {
 enum Std {
     Installed,
     /// Built from rust-src by cargo (`-Zbuild-std`, RUSTC_BOOTSTRAP=1 for this build only).
-    BuildStd,
+    FromSource,
     /// The distribution's std in a private Rust sysroot (`xx toolchain install rust-std`).
     Managed(PathBuf),
 }
@@ -338,7 +338,7 @@ fn ensure_std(
                 .map(|e| format!("{e:#}"))
                 .unwrap_or_else(|| "not installed".into())
         ));
-        return Ok((toolchain, Std::BuildStd));
+        return Ok((toolchain, Std::FromSource));
     }
     Err(installed
         .err()
@@ -453,7 +453,7 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
     if let Some(flags) = managed_rustflags {
         cmd.env(&target_rustflags, flags);
     }
-    if plan.std == Std::BuildStd {
+    if plan.std == Std::FromSource {
         cmd.env("RUSTC_BOOTSTRAP", "1");
     }
     for name in [
@@ -483,7 +483,7 @@ fn target_args(args: &[OsString], triple: &str, std: &Std) -> Vec<OsString> {
     if !args.is_empty() && !has_target {
         out.push(format!("--target={triple}").into());
     }
-    if *std == Std::BuildStd && !args.is_empty() {
+    if *std == Std::FromSource && !args.is_empty() {
         out.push("-Zbuild-std=std,panic_abort".into());
     }
     out.extend_from_slice(&args[split..]);
@@ -531,7 +531,7 @@ mod tests {
             target_args(
                 &os(&["test", "--release", "--", "--nocapture"]),
                 t,
-                Std::Installed
+                &Std::Installed
             ),
             os(&[
                 "test",
@@ -546,7 +546,7 @@ mod tests {
             os(&["build", "--target", "x"])
         );
         assert_eq!(
-            target_args(&os(&["build"]), t, &Std::BuildStd),
+            target_args(&os(&["build"]), t, &Std::FromSource),
             os(&[
                 "build",
                 "--target=aarch64-unknown-linux-gnu",
