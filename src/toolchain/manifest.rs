@@ -66,9 +66,12 @@ mod tests {
         let paragraphs = super::control::paragraphs(super::TEXT).count();
         let all = super::all();
         assert_eq!(all.len(), paragraphs, "a paragraph without Name or Arch");
-        assert!(all
-            .iter()
-            .all(|m| !m.packages.is_empty() && !m.bin.is_empty()));
+        for m in &all {
+            let what = !m.packages.is_empty() || !m.host_match.is_empty();
+            assert!(what, "{}: nothing to install", m.name);
+            let bin = m.arch == super::ArchOf::Target || !m.bin.is_empty();
+            assert!(bin, "{}: no Bin", m.name);
+        }
         assert!(super::find("qemu").is_some() && super::find("llvm").is_some());
     }
 }
