@@ -8,6 +8,7 @@
 
 pub mod download;
 mod rate;
+mod resolve;
 mod retry;
 mod tls;
 
@@ -29,7 +30,7 @@ pub struct Http {
 
 impl Http {
     pub fn new(ctx: &Context) -> Http {
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .user_agent(concat!("xx/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(Duration::from_secs(30)))
@@ -39,8 +40,12 @@ impl Http {
             .timeout_per_write(Some(Duration::from_secs(60)))
             .timeout_recv_response(Some(Duration::from_secs(600)))
             .tls_config(tls::config(ctx))
-            .build()
-            .new_agent();
+            .build();
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::default(),
+            resolve::CachingResolver::default(),
+        );
         Http {
             agent,
             floor: Floor::from_context(ctx),
