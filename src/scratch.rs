@@ -26,6 +26,13 @@ const DIR_MARK: &str = "xx-scratch.";
 /// be between creating it and locking it.
 const FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// A file with no name in `dir` (`O_TMPFILE` where the file system has it, else a
+/// random name unlinked at once): room for bytes that never outlive the process.
+pub fn spool_in(dir: &Path) -> Result<File> {
+    tempfile::tempfile_in(dir)
+        .with_context(|| format!("cannot create a temp file in {}", dir.display()))
+}
+
 /// A temp file, removed when dropped unless persisted.
 pub struct TempFile {
     inner: tempfile::NamedTempFile,

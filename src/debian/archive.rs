@@ -104,7 +104,8 @@ impl Source {
         component: &str,
         arch: &str,
         cache: &Path,
-    ) -> Result<String> {
+        each: &mut dyn FnMut(&str) -> Result<()>,
+    ) -> Result<()> {
         let base = format!("{component}/binary-{arch}/Packages");
         for ext in [".xz", ".gz", ""] {
             let path = format!("{base}{ext}");
@@ -115,7 +116,7 @@ impl Source {
             let file = net::download(http, &url, sha, *size, cache).with_context(|| {
                 format!("{path}: the signed Release lists {size} bytes, sha256:{sha}")
             })?;
-            return decompress(&file, ext).with_context(|| url.to_string());
+            return decompress(&file, ext, each).with_context(|| url.to_string());
         }
         bail!(
             "{}: the Release of {} lists no {base} (is {arch} served by this archive, in {component}?)",
@@ -125,20 +126,48 @@ impl Source {
     }
 }
 
-fn decompress(file: &Path, ext: &str) -> Result<String> {
+/// The index in `file` decompressed, handed to `each` a piece at a time, every piece
+/// whole paragraphs (cut after an empty line), so reading it overlaps decompressing it
+/// and the whole text is never held at once.
+fn decompress(file: &Path, ext: &str, each: &mut dyn FnMut(&str) -> Result<()>) -> Result<()> {
+    const PIECE: usize = 1 << 20;
     let f = crate::fsutil::open_regular(file)?;
     let reader: Box<dyn std::io::Read> = match ext {
-        ".xz" => Box::new(liblzma::read::XzDecoder::new(std::io::BufReader::new(f))),
+        ".xz" => Box::new(super::xz_of_checked(f)?),
         ".gz" => Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(f))),
         _ => Box::new(f),
     };
-    let mut text = String::new();
-    reader
-        .take(INDEX_LIMIT + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| anyhow!("cannot read the index: {e}"))?;
-    if text.len() as u64 > INDEX_LIMIT {
-        bail!("the index is larger than {INDEX_LIMIT} bytes: refusing it");
+    let mut reader = reader.take(INDEX_LIMIT + 1);
+    let mut pending: Vec<u8> = Vec::with_capacity(2 * PIECE);
+    let mut total = 0u64;
+    loop {
+        let start = pending.len();
+        pending.resize(start + PIECE, 0);
+        let n = loop {
+            match reader.read(&mut pending[start..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => break other.map_err(|e| anyhow!("cannot read the index: {e}"))?,
+            }
+        };
+        pending.truncate(start + n);
+        total += n as u64;
+        if total > INDEX_LIMIT {
+            bail!("the index is larger than {INDEX_LIMIT} bytes: refusing it");
+        }
+        let cut = if n == 0 {
+            pending.len()
+        } else {
+            match pending.windows(2).rposition(|w| w == b"\n\n") {
+                Some(at) => at + 2,
+                None => continue,
+            }
+        };
+        let piece = std::str::from_utf8(&pending[..cut])
+            .map_err(|_| anyhow!("cannot read the index: it is not UTF-8"))?;
+        each(piece)?;
+        pending.drain(..cut);
+        if n == 0 {
+            return Ok(());
+        }
     }
-    Ok(text)
 }

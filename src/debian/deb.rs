@@ -3,16 +3,18 @@
 //! [`Root`](crate::sysroot::tree::Root) one by one. Device nodes, FIFOs and unknown
 //! entry types are refused; maintainer scripts are never looked at.
 
-use std::io::{BufReader, Read};
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 
 use crate::sysroot::tree::Root;
 
-/// Extracts the data of the `.deb` at `path` into `root`; `what` names the package in
-/// messages. Returns the number of entries written.
-pub fn extract(path: &Path, what: &str, root: &Root) -> Result<usize> {
+/// The data tarball of the `.deb` at `path`, decompressed into a nameless file in
+/// `spool` and rewound; `what` names the package in messages. Runs on a worker thread
+/// while the tree is written from earlier packages.
+pub fn data_tar(path: &Path, what: &str, spool: &Path) -> Result<File> {
     let file = crate::fsutil::open_regular(path)
         .with_context(|| format!("{what}: cannot open {}", path.display()))?;
     let mut archive = ar::Archive::new(BufReader::with_capacity(256 << 10, file));
@@ -39,8 +41,14 @@ pub fn extract(path: &Path, what: &str, root: &Root) -> Result<usize> {
             continue;
         }
         if let Some(codec) = name.strip_prefix("data.tar") {
-            let reader = decoder(codec, &mut entry).with_context(|| format!("{what}: {name}"))?;
-            return unpack(reader, what, root);
+            let mut reader =
+                decoder(codec, &mut entry).with_context(|| format!("{what}: {name}"))?;
+            let mut out = crate::scratch::spool_in(spool)?;
+            std::io::copy(&mut reader, &mut out)
+                .map_err(|e| anyhow!("{what}: bad data tarball: {e}"))?;
+            out.seek(SeekFrom::Start(0))
+                .with_context(|| format!("{what}: cannot rewind its data"))?;
+            return Ok(out);
         }
     }
     bail!("{what}: not a .deb (no data.tar member)")
@@ -48,7 +56,7 @@ pub fn extract(path: &Path, what: &str, root: &Root) -> Result<usize> {
 
 fn decoder<'a>(codec: &str, inner: &'a mut dyn Read) -> Result<Box<dyn Read + 'a>> {
     Ok(match codec {
-        ".xz" => Box::new(liblzma::read::XzDecoder::new(inner)),
+        ".xz" => Box::new(super::xz_of_checked(inner)?),
         ".zst" => Box::new(zstd::stream::read::Decoder::new(inner)?),
         ".gz" => Box::new(flate2::read::GzDecoder::new(inner)),
         "" => Box::new(inner),
@@ -56,7 +64,9 @@ fn decoder<'a>(codec: &str, inner: &'a mut dyn Read) -> Result<Box<dyn Read + 'a
     })
 }
 
-fn unpack(reader: Box<dyn Read + '_>, what: &str, root: &Root) -> Result<usize> {
+/// The entries of a data tarball written into `root`; `what` names the package in
+/// messages. Returns the number of entries written.
+pub fn unpack(reader: impl Read, what: &str, root: &Root) -> Result<usize> {
     let mut tar = tar::Archive::new(reader);
     let mut count = 0;
     for entry in tar

@@ -1,11 +1,13 @@
 //! Assembling a sysroot: every `.deb` of the set downloaded (a few at a time, checked
 //! against its SHA256, cached by it), unpacked in name order into a scratch tree next
-//! to the destination, xx's own files added, then swapped into place in one step.
+//! to the destination while the later ones still download, xx's own files added, then
+//! swapped into place in one step.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, Context as _, Result};
 
+use super::lockfile::LockedPackage;
 use super::tree::Root;
 use super::{Stamp, OWN_DIR, STAMP};
 use crate::context::Context;
@@ -27,13 +29,26 @@ pub fn assemble(
     stamp: &Stamp,
     jobs: usize,
 ) -> Result<()> {
-    let debs = fetch_all(ctx, http, stamp, jobs)?;
+    let cache = Home::of(ctx)?.cache_for("debs")?;
     let scratch = crate::scratch::ScratchDir::new_in(parent, &format!(".{name}."))?;
     let root = Root::open(scratch.path())?;
     root.merge_usr()?;
-    for (pkg, path) in stamp.set.packages.iter().zip(&debs) {
-        crate::debian::deb::extract(path, &format!("{} {}", pkg.name, pkg.version), &root)?;
-    }
+    // Workers download and decompress (user time, the network); this thread writes
+    // the tree in name order (kernel time) meanwhile.
+    let fetch = |p: &LockedPackage| {
+        let what = format!("{} {}", p.name, p.version);
+        let source = &stamp.set.sources[p.source];
+        let url = format!("{}/{}", source.uri.trim_end_matches('/'), p.filename);
+        let deb = crate::net::download(http, &url, &p.sha256, p.size, &cache)
+            .map_err(|e| anyhow!("{what}: {e:#}"))?;
+        crate::debian::deb::data_tar(&deb, &what, &cache)
+    };
+    let unpack = |p: &LockedPackage, data: std::fs::File| {
+        let what = format!("{} {}", p.name, p.version);
+        let reader = std::io::BufReader::with_capacity(256 << 10, data);
+        crate::debian::deb::unpack(reader, &what, &root).map(drop)
+    };
+    crate::jobs::pipeline(&stamp.set.packages, jobs.clamp(1, DOWNLOADS), fetch, unpack)?;
     let wrapper = pkg_config_wrapper(target.multiarch());
     let own = format!("{OWN_DIR}/bin/{}-pkg-config", target.gnu_triple);
     root.write_file(&own, 0o755, 0, &mut wrapper.as_bytes())?;
@@ -52,18 +67,6 @@ pub fn assemble(
         dest.display()
     ));
     Ok(())
-}
-
-fn fetch_all(ctx: &Context, http: &Http, stamp: &Stamp, jobs: usize) -> Result<Vec<PathBuf>> {
-    let cache = Home::of(ctx)?.cache_for("debs")?;
-    let jobs = jobs.clamp(1, DOWNLOADS);
-    let results = crate::jobs::each(&stamp.set.packages, jobs, |p| {
-        let source = &stamp.set.sources[p.source];
-        let url = format!("{}/{}", source.uri.trim_end_matches('/'), p.filename);
-        crate::net::download(http, &url, &p.sha256, p.size, &cache)
-            .map_err(|e| anyhow!("{} {}: {e:#}", p.name, p.version))
-    });
-    results.into_iter().collect()
 }
 
 /// `<triple>-pkg-config` for this sysroot: finds the tree from its own place, so the

@@ -310,13 +310,38 @@ fn read_indexes(
             jobs.push((i, c));
         }
     }
-    let texts = crate::jobs::each(&jobs, 4, |(i, component)| {
-        sources[*i].packages(http, &fetched[*i], component, arch, &cache)
-    });
+    // Each index downloads and decompresses on a thread of its own; this one reads
+    // them as the pieces come, in the sources' order (so the same inputs make the same
+    // index).
     let mut index = Index::default();
-    for ((i, _), text) in jobs.iter().zip(texts) {
-        index.add(&text?, arch, *i)?;
-    }
+    std::thread::scope(|s| {
+        let mut streams = Vec::new();
+        for (i, component) in &jobs {
+            let (send, pieces) = std::sync::mpsc::channel::<Result<String>>();
+            let cache = &cache;
+            let reading = move || {
+                let mut forward = |piece: &str| {
+                    send.send(Ok(piece.to_string()))
+                        .map_err(|_| anyhow!("the index reader stopped"))
+                };
+                if let Err(e) =
+                    sources[*i].packages(http, &fetched[*i], component, arch, cache, &mut forward)
+                {
+                    let _ = send.send(Err(e));
+                }
+            };
+            std::thread::Builder::new()
+                .spawn_scoped(s, reading)
+                .map_err(|e| anyhow!("cannot start a thread: {e}"))?;
+            streams.push((*i, pieces));
+        }
+        for (i, pieces) in streams {
+            for piece in pieces {
+                index.add(&piece?, arch, i)?;
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
     Ok(index)
 }
 

@@ -88,15 +88,26 @@ impl Root {
         content: &mut dyn Read,
     ) -> Result<()> {
         let (parent, leaf) = self.parent_of(name)?;
-        let (tmp, file) = create_temp(&parent)?;
+        // The tree is ours alone, so a new name is created in place; only a name some
+        // entry already holds goes through a temporary file and a rename, which
+        // replaces that entry instead of writing through it.
+        let (tmp, mut file) = match create_new(&parent, &leaf)? {
+            Some(file) => (None, file),
+            None => {
+                let (tmp, file) = create_temp(&parent)?;
+                (Some(tmp), file)
+            }
+        };
         let result = (|| {
-            let mut file = file;
             io::copy(content, &mut file).with_context(|| format!("cannot write {name}"))?;
             set_mode_and_mtime(&file, mode, mtime)?;
-            rename_at(&parent, &tmp, &leaf).map_err(|e| replace_error(name, e))
+            match &tmp {
+                Some(tmp) => rename_at(&parent, tmp, &leaf).map_err(|e| replace_error(name, e)),
+                None => Ok(()),
+            }
         })();
         if result.is_err() {
-            unlink_at(&parent, &tmp);
+            unlink_at(&parent, tmp.as_deref().unwrap_or(&leaf));
         }
         result
     }
@@ -387,25 +398,34 @@ fn stat_at(dir: &OwnedFd, name: &str) -> io::Result<libc::stat> {
 fn create_temp(dir: &OwnedFd) -> Result<(String, File)> {
     loop {
         let name = temp_name();
-        let c = cstr(name.as_bytes())?;
-        // SAFETY: openat with O_EXCL|O_NOFOLLOW on a descriptor we own.
-        let fd = unsafe {
-            libc::openat(
-                dir.as_raw_fd(),
-                c.as_ptr(),
-                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                0o600,
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: fd is a fresh descriptor we own.
-            return Ok((name, unsafe { File::from_raw_fd(fd) }));
-        }
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EEXIST) {
-            return Err(e).context("cannot create a file in the sysroot");
+        if let Some(file) = create_new(dir, &name)? {
+            return Ok((name, file));
         }
     }
+}
+
+/// `name` in `dir` created exclusively (never through a symlink); `None` when the name
+/// is taken.
+fn create_new(dir: &OwnedFd, name: &str) -> Result<Option<File>> {
+    let c = cstr(name.as_bytes())?;
+    // SAFETY: openat with O_EXCL|O_NOFOLLOW on a descriptor we own.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o600,
+        )
+    };
+    if fd >= 0 {
+        // SAFETY: fd is a fresh descriptor we own.
+        return Ok(Some(unsafe { File::from_raw_fd(fd) }));
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EEXIST) {
+        return Ok(None);
+    }
+    Err(e).with_context(|| format!("cannot create {name} in the sysroot"))
 }
 
 fn set_mode_and_mtime(file: &File, mode: u32, mtime: i64) -> Result<()> {
