@@ -23,6 +23,8 @@ pub enum FaultKind {
     ServerError,
     /// Forward, then send the headers and half the body and close.
     DropMidBody,
+    /// Forward, then send the headers and half the body and go silent for a minute.
+    StallMidBody,
 }
 
 #[derive(Default)]
@@ -202,13 +204,17 @@ fn serve(stream: TcpStream, state: &State) -> std::io::Result<()> {
         }
     }
     let response = forward(&state.upstream, &req)?;
-    if fault == Some(FaultKind::DropMidBody) {
+    if let Some(kind @ (FaultKind::DropMidBody | FaultKind::StallMidBody)) = fault {
         let head_end = response
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
             .map_or(response.len(), |p| p + 4);
         let body_len = response.len() - head_end;
         stream.write_all(&response[..head_end + body_len / 2])?;
+        stream.flush()?;
+        if kind == FaultKind::StallMidBody {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+        }
         return Ok(()); // dropped: the stream closes here
     }
     stream.write_all(&response)

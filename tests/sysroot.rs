@@ -682,6 +682,49 @@ fn assert_refused(area: &Area, out: &Checked, needle: &str) {
     );
 }
 
+/// A proxy in front of the test archive whose first answer for zlib1g-dev's `.deb`
+/// gets `kind`.
+fn faulty_mirror(
+    server: &Server,
+    kind: crate::fault_proxy::FaultKind,
+) -> crate::fault_proxy::FaultProxy {
+    crate::fault_proxy::FaultProxy::start(
+        &server.addr,
+        false,
+        vec![crate::fault_proxy::Fault {
+            method: "GET",
+            path_contains: "zlib1g-dev_",
+            kind,
+            times: 1,
+        }],
+    )
+}
+
+/// `xx sysroot … zlib1g-dev` into the area's sysroot, from the archive through `proxy`.
+fn zlib_through(proxy: &crate::fault_proxy::FaultProxy, area: &Area) -> Vec<String> {
+    let keyring = crate::deb_archive::signer(true)
+        .keyring
+        .display()
+        .to_string();
+    [
+        "sysroot",
+        "--platform",
+        "linux/arm64",
+        "-q",
+        "zlib1g-dev",
+        "--suite",
+        "xx-test",
+        "--keyring",
+        &keyring,
+        "--mirror",
+        &format!("http://{}", proxy.addr),
+        "--dir",
+        &dir_arg(area),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 fn dir_arg(area: &Area) -> String {
     area.path("out/sysroot").display().to_string()
 }
@@ -946,37 +989,8 @@ fn a_download_cut_midway_is_retried() {
         return;
     };
     let server = Server::start(archive.dir.path());
-    let proxy = crate::fault_proxy::FaultProxy::start(
-        &server.addr,
-        false,
-        vec![crate::fault_proxy::Fault {
-            method: "GET",
-            path_contains: "zlib1g-dev_",
-            kind: crate::fault_proxy::FaultKind::DropMidBody,
-            times: 1,
-        }],
-    );
-    let mut args: Vec<String> = vec![
-        "sysroot".into(),
-        "--platform".into(),
-        "linux/arm64".into(),
-        "-q".into(),
-        "zlib1g-dev".into(),
-    ];
-    args.extend([
-        "--mirror".into(),
-        format!("http://{}", proxy.addr),
-        "--suite".into(),
-        "xx-test".into(),
-    ]);
-    args.extend([
-        "--keyring".into(),
-        crate::deb_archive::signer(true)
-            .keyring
-            .display()
-            .to_string(),
-    ]);
-    args.extend(["--dir".into(), dir_arg(&area)]);
+    let proxy = faulty_mirror(&server, crate::fault_proxy::FaultKind::DropMidBody);
+    let args = zlib_through(&proxy, &area);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run_as(As::Me, &xx(), &args, &area.env(), &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -997,15 +1011,10 @@ fn a_run_killed_mid_extraction_leaves_the_old_sysroot_and_the_next_run_completes
     let first = sysroot(&area, &archive, &server, &["--dir", &dir_arg(&area)]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     let stamp = std::fs::read(area.path("out/sysroot/.xx/sysroot.json")).unwrap();
-    let mut args: Vec<String> = vec![
-        "sysroot".into(),
-        "--platform".into(),
-        "linux/arm64".into(),
-        "-q".into(),
-        "zlib1g-dev".into(),
-    ];
-    args.extend(archive.args(&server));
-    args.extend(["--dir".into(), dir_arg(&area)]);
+    // zlib1g-dev, last in name order, stalls halfway: the run cannot end before the
+    // packages before it are unpacked and it is caught mid-extraction.
+    let proxy = faulty_mirror(&server, crate::fault_proxy::FaultKind::StallMidBody);
+    let args = zlib_through(&proxy, &area);
     let mut child = hermetic(Path::new(&xx()), &std::env::temp_dir())
         .args(&args)
         .envs(area.env())
@@ -1020,6 +1029,8 @@ fn a_run_killed_mid_extraction_leaves_the_old_sysroot_and_the_next_run_completes
         let scratch = std::fs::read_dir(area.path("out"))
             .unwrap()
             .flatten()
+            // The scratch tree, not the sysroot's lock file beside it.
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .find(|e| e.file_name().to_string_lossy().starts_with(".sysroot."));
         if scratch.is_some_and(|s| s.path().join("usr/include").exists()) {
             child.kill().unwrap();
@@ -1029,9 +1040,13 @@ fn a_run_killed_mid_extraction_leaves_the_old_sysroot_and_the_next_run_completes
         std::thread::sleep(Duration::from_millis(2));
     }
     let _ = child.wait();
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
     assert!(
         killed,
-        "the run ended before it could be killed mid-extraction"
+        "the run ended before it could be killed mid-extraction: {stderr}"
     );
     assert_eq!(
         std::fs::read(area.path("out/sysroot/.xx/sysroot.json")).unwrap(),
