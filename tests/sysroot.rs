@@ -430,15 +430,7 @@ fn unprivileged_xx_cargo_links_a_sys_crate_against_the_managed_sysroot() {
         dynamic.contains("[libz.so.1]"),
         "libz-sys linked the sysroot's zlib, not its own copy:\n{dynamic}"
     );
-    let ran = run_as(
-        As::NobodyHidden,
-        &xx(),
-        &["run", bin.to_str().unwrap()],
-        &env,
-        &binds,
-    );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert!(ran.stdout.starts_with("zlib 1."), "{}", ran.stdout);
+    assert_runs_zlib(&bin, &env, &binds);
 
     // The distribution's Rust: its arm64 std from the archive into a private sysroot
     // (rust-std), never through dpkg.
@@ -480,15 +472,7 @@ fn unprivileged_xx_cargo_links_a_sys_crate_against_the_managed_sysroot() {
         distro.stderr
     );
     let bin = project.join("target-distro/aarch64-unknown-linux-gnu/debug/zlib-crate");
-    let ran = run_as(
-        As::NobodyHidden,
-        &xx(),
-        &["run", bin.to_str().unwrap()],
-        &env,
-        &binds,
-    );
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert!(ran.stdout.starts_with("zlib 1."), "{}", ran.stdout);
+    assert_runs_zlib(&bin, &env, &binds);
     let home = area.path("home/toolchains/rust-std/arm64");
     assert!(
         home.join(".xx/sysroot.json").is_file(),
@@ -680,6 +664,19 @@ fn assert_refused(area: &Area, out: &Checked, needle: &str) {
         Vec::<String>::new(),
         "half a sysroot or scratch left behind"
     );
+}
+
+/// `xx run BIN` as the unprivileged user prints the zlib version it linked.
+fn assert_runs_zlib(bin: &Path, env: &[(String, String)], binds: &[(PathBuf, PathBuf)]) {
+    let ran = run_as(
+        As::NobodyHidden,
+        &xx(),
+        &["run", bin.to_str().unwrap()],
+        env,
+        binds,
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stdout.starts_with("zlib 1."), "{}", ran.stdout);
 }
 
 /// A proxy in front of the test archive whose first answer for zlib1g-dev's `.deb`
