@@ -75,6 +75,11 @@ pub fn run(ctx: &Context, args: &[OsString]) -> Result<ExitCode> {
     Err(crate::proc::exec(&mut cmd))
 }
 
+/// The Rust target triple xx-cargo builds for `target` (`xx-cargo --print-target-triple`).
+pub fn rust_triple(target: &crate::platform::Resolved) -> Option<&'static str> {
+    Row::by_libc(target.target?.rust, &target.libc)
+}
+
 /// xx-cargo's view of the target: Rust-style triples (`armv7`, `riscv64gc`, vendor
 /// `unknown`) for the C side too, unless the user chose otherwise.
 fn with_cargo_defaults(ctx: &Context) -> Context {

@@ -33,6 +33,7 @@ fn command() -> Command {
                         .help("Replace existing files of those names"),
                 ),
         )
+        .subcommand(crate::build::command())
         .subcommand(crate::image::command::command())
         .subcommand(crate::sysroot::command::command())
         .subcommand(crate::toolchain::command::command())
@@ -72,6 +73,7 @@ pub fn run(argv0: &str, args: Vec<String>) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(("build", m)) => crate::build::run(&crate::context::Context::from_process(), m),
         Some(("image", m)) => {
             crate::image::command::run(&crate::context::Context::from_process(), m)
         }

@@ -149,7 +149,7 @@ pub fn lock(path: &Path, who: &str) -> Result<File> {
             _ => anyhow::Error::new(e).context(format!("cannot open lock {}", path.display())),
         })?;
     if file.try_lock().is_err() {
-        crate::output::err_line(format!("{who}: waiting for lock on {}", path.display()));
+        crate::progress::note(&format!("{who}: waiting for lock on {}", path.display()));
         file.lock()
             .with_context(|| format!("cannot lock {}", path.display()))?;
     }

@@ -4,6 +4,7 @@
 //! times per Dockerfile, so nothing here may cost more than a few microseconds.
 
 pub mod apt;
+pub mod build;
 pub mod cargo;
 mod cas;
 pub mod cc;

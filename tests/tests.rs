@@ -1,6 +1,7 @@
 //! One integration-test binary (faster to link than one per file).
 
 mod apt;
+mod build;
 mod cargo;
 mod cc;
 mod deb_archive;

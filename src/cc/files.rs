@@ -162,3 +162,37 @@ pub fn cmake_defines(t: &Target, dir: &Path) -> String {
         tool(dir, t, "pkg-config").display()
     )
 }
+
+/// The environment a build system reads for this target (`xx build` sets it for a
+/// command): the compilers and binutils as `<triple>-*` aliases, pkg-config, and the
+/// CMake toolchain file and Meson cross file (written here) by path.
+pub fn build_env(ctx: &Context, t: &Target, dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let cmake_file = dir.join(format!("{}.cmake", t.name));
+    crate::fsutil::write_atomic(&cmake_file, cmake(ctx, t, dir).as_bytes())?;
+    let meson_file = dir.join(format!("{}.meson", t.name));
+    crate::fsutil::write_atomic(&meson_file, meson(ctx, t, dir).as_bytes())?;
+    let mut env: Vec<(String, String)> = [
+        ("CC", "clang"),
+        ("CXX", "clang++"),
+        ("AR", "ar"),
+        ("RANLIB", "ranlib"),
+        ("NM", "nm"),
+        ("STRIP", "strip"),
+        ("PKG_CONFIG", "pkg-config"),
+    ]
+    .iter()
+    .map(|(var, name)| (var.to_string(), tool(dir, t, name).display().to_string()))
+    .collect();
+    // CMake 3.21+ reads its toolchain file from the environment; Meson has no such
+    // variable, so scripts pass `--cross-file "$XX_MESON_CROSS_FILE"`.
+    env.push((
+        "CMAKE_TOOLCHAIN_FILE".into(),
+        cmake_file.display().to_string(),
+    ));
+    env.push((
+        "XX_MESON_CROSS_FILE".into(),
+        meson_file.display().to_string(),
+    ));
+    env.push(("XX_AUTOTOOLS_HOST".into(), t.gnu.clone()));
+    Ok(env)
+}

@@ -10,6 +10,7 @@ mod files;
 mod prefix;
 mod setup;
 
+pub use files::build_env;
 pub use prefix::{dir as prefix_dir, find_tool};
 pub use setup::{ensure, linker_flag};
 

@@ -17,6 +17,7 @@ use super::store::{Layout, Store};
 use super::{base, deps};
 use crate::platform::{Os, Platform};
 
+#[derive(Clone)]
 pub struct CreateArgs {
     /// `os/arch[/variant]=PATH`, in the user's order.
     pub platforms: Vec<String>,

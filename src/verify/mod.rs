@@ -25,6 +25,43 @@ struct Options {
     files: Vec<String>,
 }
 
+/// What `xx build` asks of each artifact, as xx-verify's flags would.
+#[derive(Clone, Copy, Default)]
+pub struct Check {
+    pub is_static: bool,
+    pub strict: bool,
+    pub max_glibc: Option<(u32, u32)>,
+}
+
+/// Verifies `file` for `target` exactly as `xx-verify` does: the newest glibc symbol
+/// version it needs, or xx-verify's message.
+pub fn verify_file(
+    target: &Resolved,
+    check: Check,
+    file: &str,
+) -> Result<Option<(u32, u32)>, String> {
+    let expected = Expected::for_target(target).map_err(|e| match e {
+        Unsupported::Os(os) => format!("unsupported target os {os}"),
+        Unsupported::Arch(arch) => format!("unsupported target architecture {arch} for xx-verify"),
+    })?;
+    let opts = Options {
+        is_static: check.is_static,
+        strict: check.strict,
+        json: false,
+        max_glibc: check.max_glibc,
+        files: Vec::new(),
+    };
+    let report = verify_one(&opts, &expected, file, None);
+    report
+        .result
+        .map(|()| report.facts.and_then(|f| f.max_glibc))
+}
+
+/// `2.31` as (2, 31), as `--max-glibc` takes it.
+pub fn parse_max_glibc(text: &str) -> Result<(u32, u32)> {
+    parse_glibc(text)
+}
+
 enum Parsed {
     Run(Options),
     Exit(ExitCode),

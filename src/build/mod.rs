@@ -1,0 +1,262 @@
+//! `xx build`: one build command run once per platform with that target's environment
+//! (xx-cc's and xx-cargo's machinery, not a copy of it), natively — no emulation —, in
+//! parallel within `-j`, a log per platform; every artifact checked by xx-verify's
+//! rules; then all of them packed by `xx image create`'s code into one index.
+//!
+//! `cargo …` runs as xx-cargo, one platform at a time in one shared target directory:
+//! cargo locks that directory for a whole run, so parallel runs would only queue on the
+//! lock, while one after another they share the host's build scripts and proc macros
+//! (built once), and each run keeps every core busy through cargo's own jobserver.
+
+mod artifacts;
+pub mod command;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+
+use crate::context::Context;
+use crate::env_vars as ev;
+use crate::image::CreateArgs;
+use crate::platform::Resolved;
+
+pub use command::command;
+
+/// `xx build`'s options, parsed.
+pub struct BuildArgs {
+    pub platforms: Vec<String>,
+    pub jobs: Option<usize>,
+    pub artifacts: Vec<String>,
+    pub output: Option<String>,
+    pub check: crate::verify::Check,
+    pub log_dir: PathBuf,
+    pub command: Vec<String>,
+    pub insecure: bool,
+    /// The image options, passed on to `xx image create` (platforms and output filled in
+    /// after the builds).
+    pub image: CreateArgs,
+}
+
+/// How one platform went.
+pub struct Outcome {
+    pub target: Resolved,
+    pub log: PathBuf,
+    pub seconds: f64,
+    pub result: std::result::Result<artifacts::Verified, String>,
+}
+
+pub fn run(ctx: &Context, m: &clap::ArgMatches) -> Result<ExitCode> {
+    crate::scratch::clean_up_on_signals();
+    crate::progress::set_quiet(m.get_flag("quiet"));
+    let args = command::args(m)?;
+    let targets = resolve_all(ctx, &args.platforms)?;
+    let mut ctx = ctx.clone_vars();
+    if ctx.var(ev::SOURCE_DATE_EPOCH).is_none() {
+        if let Some(epoch) = last_commit_time() {
+            ctx.set_var(ev::SOURCE_DATE_EPOCH, &epoch);
+        }
+    }
+    let bin = crate::scratch::ScratchDir::new_in(&ctx.temp_dir(), "xx-build-bin.")?;
+    crate::links::install(bin.path(), crate::PERSONALITIES, true)?;
+    std::fs::create_dir_all(&args.log_dir)
+        .with_context(|| format!("cannot create the log directory {}", args.log_dir.display()))?;
+    let cargo = args.command.first().is_some_and(|c| c == "cargo");
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = if cargo { 1 } else { args.jobs.unwrap_or(cpus) };
+    // A queue, not batches: a slow platform never holds a free slot back.
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    crate::jobs::pipeline(
+        &targets,
+        jobs,
+        |t| Ok(build_one(&ctx, &args, t, bin.path(), cargo)),
+        |_, outcome| {
+            outcomes.push(outcome);
+            Ok(())
+        },
+    )?;
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+    let digest = match (&args.output, failed.is_empty()) {
+        (Some(output), true) => Some(pack(&ctx, &args, &outcomes, output, cpus)?),
+        _ => None,
+    };
+    report::print(&outcomes, digest.as_deref())?;
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for o in &failed {
+        report::tail_of_log(o);
+    }
+    let names: Vec<String> = failed.iter().map(|o| o.target.platform()).collect();
+    bail!(
+        "{} of {} platforms failed: {} (logs in {})",
+        failed.len(),
+        outcomes.len(),
+        names.join(", "),
+        args.log_dir.display()
+    )
+}
+
+fn resolve_all(ctx: &Context, platforms: &[String]) -> Result<Vec<Resolved>> {
+    let mut targets: Vec<Resolved> = Vec::new();
+    for p in platforms {
+        let parsed =
+            crate::platform::parse_cli_platform(p).map_err(|e| anyhow!("--platform {p}: {e}"))?;
+        let t = Resolved::for_platform(ctx, &parsed.platform);
+        if !t.is_supported() {
+            bail!("--platform {p}: {}", t.unsupported_message());
+        }
+        if targets.iter().any(|q| q.platform() == t.platform()) {
+            bail!("--platform {} is given twice", t.platform());
+        }
+        targets.push(t);
+    }
+    Ok(targets)
+}
+
+fn build_one(
+    ctx: &Context,
+    args: &BuildArgs,
+    target: &Resolved,
+    bin: &Path,
+    cargo: bool,
+) -> Outcome {
+    let start = Instant::now();
+    let log = args
+        .log_dir
+        .join(format!("{}.log", artifacts::slug(target)));
+    crate::progress::note(&format!(
+        "{}: building (log: {})",
+        target.platform(),
+        log.display()
+    ));
+    let result =
+        build_and_verify(ctx, args, target, bin, cargo, &log).map_err(|e| format!("{e:#}"));
+    let seconds = start.elapsed().as_secs_f64();
+    let status = match &result {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("failed: {e}"),
+    };
+    crate::progress::note(&format!("{}: {status} in {seconds:.1}s", target.platform()));
+    Outcome {
+        target: target.clone(),
+        log,
+        seconds,
+        result,
+    }
+}
+
+fn build_and_verify(
+    ctx: &Context,
+    args: &BuildArgs,
+    target: &Resolved,
+    bin: &Path,
+    cargo: bool,
+    log: &Path,
+) -> Result<artifacts::Verified> {
+    let mut cmd = target_command(ctx, args, target, bin, cargo)?;
+    let file =
+        std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    cmd.stdin(Stdio::null())
+        .stdout(file.try_clone().context("cannot share the log")?)
+        .stderr(file);
+    let program = &args.command[0];
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {program} (is it installed and on PATH?)"))?;
+    if !status.success() {
+        bail!("{program} {status}");
+    }
+    let cargo_args = cargo.then(|| &args.command[1..]);
+    let found = artifacts::locate(ctx, &args.artifacts, target, cargo_args)?;
+    if found.is_empty() && args.output.is_some() {
+        bail!("nothing to pack: name the outputs with --artifact");
+    }
+    artifacts::verify(found, target, args.check)
+}
+
+/// The command for one platform: TARGETPLATFORM and its parts, xx's helpers first on
+/// PATH, and (not for cargo, whose host build scripts must keep the host compiler) the
+/// C toolchain variables a build system reads.
+fn target_command(
+    ctx: &Context,
+    args: &BuildArgs,
+    target: &Resolved,
+    bin: &Path,
+    cargo: bool,
+) -> Result<Command> {
+    let mut scoped = ctx.clone_vars();
+    scoped.set_var(ev::TARGETPAIR, "");
+    scoped.set_var(ev::TARGETPLATFORM, &target.platform());
+    let mut cmd = if cargo {
+        Command::new(bin.join("xx-cargo"))
+    } else {
+        Command::new(&args.command[0])
+    };
+    cmd.args(&args.command[1..]);
+    let prefix = crate::cc::prefix_dir(&scoped);
+    let path = std::env::join_paths([bin.to_path_buf(), prefix.clone()].into_iter().chain(
+        std::env::split_paths(ctx.var("PATH").unwrap_or("/usr/bin:/bin")),
+    ))
+    .map_err(|e| anyhow!("cannot build PATH: {e}"))?;
+    cmd.env_remove(ev::TARGETPAIR)
+        .env(ev::TARGETPLATFORM, target.platform())
+        .env(ev::TARGETOS, &target.os)
+        .env(ev::TARGETARCH, &target.arch)
+        .env(ev::TARGETVARIANT, &target.variant)
+        .env("PATH", path);
+    if let Some(epoch) = ctx.var(ev::SOURCE_DATE_EPOCH) {
+        cmd.env(ev::SOURCE_DATE_EPOCH, epoch);
+    }
+    if !cargo {
+        let t = crate::cc::Target::new(&scoped, None)?;
+        crate::cc::ensure(&scoped, &t)?;
+        cmd.envs(crate::cc::build_env(&scoped, &t, &prefix)?);
+    }
+    Ok(cmd)
+}
+
+fn pack(
+    ctx: &Context,
+    args: &BuildArgs,
+    outcomes: &[Outcome],
+    output: &str,
+    jobs: usize,
+) -> Result<String> {
+    let stage_root = crate::scratch::ScratchDir::new_in(&ctx.temp_dir(), "xx-build-stage.")?;
+    let mut platforms = Vec::new();
+    for o in outcomes {
+        let Ok(verified) = &o.result else { continue };
+        let dir = artifacts::stage(
+            verified,
+            &stage_root.path().join(artifacts::slug(&o.target)),
+        )?;
+        platforms.push(format!("{}={}", o.target.platform(), dir.display()));
+    }
+    let create = CreateArgs {
+        platforms,
+        output: output.to_string(),
+        ..args.image.clone()
+    };
+    let t = crate::image::endpoint::Transport {
+        insecure: args.insecure,
+        jobs,
+        ctx,
+    };
+    crate::image::create(&create, t)
+}
+
+/// The last commit's time in a git checkout: reproducible images by default.
+fn last_commit_time() -> Option<String> {
+    let out = Command::new("git")
+        .args(["log", "-1", "--format=%ct"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let epoch = text.trim();
+    (out.status.success() && !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| epoch.to_string())
+}

@@ -1,0 +1,53 @@
+//! The end of `xx build`: a table of every platform (status, time, artifact size,
+//! newest glibc needed) and the image's index digest on stdout; a failed platform's log
+//! tail on stderr.
+
+use std::io::{BufRead as _, BufReader};
+
+use super::Outcome;
+
+/// How many lines of a failed platform's log are shown.
+const TAIL: usize = 15;
+
+pub fn print(outcomes: &[Outcome], digest: Option<&str>) -> std::io::Result<()> {
+    let mut out = format!(
+        "{:<16} {:<8} {:>8} {:>10} {:>7}\n",
+        "PLATFORM", "STATUS", "TIME", "SIZE", "GLIBC"
+    );
+    for o in outcomes {
+        let (status, size, glibc) = match &o.result {
+            Ok(v) => (
+                "ok",
+                crate::progress::human(v.bytes),
+                v.glibc.map_or("-".to_string(), |(a, b)| format!("{a}.{b}")),
+            ),
+            Err(_) => ("FAILED", "-".to_string(), "-".to_string()),
+        };
+        out.push_str(&format!(
+            "{:<16} {:<8} {:>7.1}s {:>10} {:>7}\n",
+            o.target.platform(),
+            status,
+            o.seconds,
+            size,
+            glibc
+        ));
+    }
+    if let Some(d) = digest {
+        out.push_str(&format!("index {d}\n"));
+    }
+    crate::output::text(out)
+}
+
+/// `xx: linux/arm64 failed: …` and the last lines of its log, on stderr.
+pub fn tail_of_log(o: &Outcome) {
+    let Err(why) = &o.result else { return };
+    crate::output::err_line(format!("xx: {} failed: {why}", o.target.platform()));
+    let lines: Vec<String> = std::fs::File::open(&o.log)
+        .map(|f| BufReader::new(f).lines().map_while(Result::ok).collect())
+        .unwrap_or_default();
+    let start = lines.len().saturating_sub(TAIL);
+    crate::output::err_line(format!("  … the last lines of {}:", o.log.display()));
+    for line in &lines[start..] {
+        crate::output::err_line(format!("  | {line}"));
+    }
+}

@@ -1,0 +1,251 @@
+//! `xx build`: the repository's examples built for several platforms with real cmake,
+//! clang and cargo, every output verified, packed into one OCI layout that `xx image
+//! inspect` reads, each binary run under qemu; failures isolated to their platform.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{hermetic, require_tools, Checked};
+
+const THREE: &str = "linux/amd64,linux/arm64,linux/arm/v7";
+
+/// A copy of `examples/NAME` in a temp dir, with a private xx prefix beside it.
+struct Example {
+    dir: tempfile::TempDir,
+}
+
+impl Example {
+    fn new(name: &str) -> Example {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name);
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", from.display()))
+            .arg(dir.path())
+            .status()
+            .expect("cp");
+        assert!(status.success());
+        Example { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// `xx ARGS` in the example, with the real HOME (rustup, cargo's registry cache).
+    fn xx(&self, args: &[&str]) -> Checked {
+        let home = PathBuf::from(std::env::var("HOME").unwrap_or_default());
+        let out = hermetic(Path::new(env!("CARGO_BIN_EXE_xx")), &home)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("XX_PREFIX", self.path("xx-prefix"))
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .expect("run xx");
+        Checked {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code().unwrap_or(-9),
+        }
+    }
+}
+
+const CMAKE: &str = "cmake -S . -B build/$TARGETARCH$TARGETVARIANT >/dev/null && cmake --build build/$TARGETARCH$TARGETVARIANT";
+
+fn index_digest(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("index "))
+        .unwrap_or_else(|| panic!("no index line in:\n{stdout}"))
+        .to_string()
+}
+
+#[test]
+fn cmake_c_for_three_platforms_packs_one_verified_image() {
+    if !require_tools(&["cmake", "clang", "ld.lld", "qemu-aarch64", "qemu-arm"]) {
+        return;
+    }
+    let ex = Example::new("hello-c");
+    let image = format!("oci:{}:latest", ex.path("image").display());
+    let args = [
+        "build",
+        "--platform",
+        THREE,
+        "--artifact",
+        "build/{arch}{variant}/hello-c",
+        "-o",
+        &image,
+        "--entrypoint",
+        "/hello-c",
+        "-q",
+        "--",
+        "sh",
+        "-c",
+        CMAKE,
+    ];
+    let out = ex.xx(&args);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for platform in THREE.split(',') {
+        let row = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(platform) && l[platform.len()..].starts_with(' '))
+            .unwrap_or_else(|| panic!("no row for {platform}:\n{}", out.stdout));
+        assert!(row.contains(" ok "), "{row}");
+        assert!(row.contains("2."), "the newest glibc it needs: {row}");
+        assert!(ex
+            .path(&format!(
+                "target/xx-build/{}.log",
+                platform.replace('/', "-")
+            ))
+            .is_file());
+    }
+    let inspect = ex.xx(&["image", "inspect", &image]);
+    assert_eq!(inspect.code, 0, "{}", inspect.stderr);
+    for platform in THREE.split(',') {
+        assert!(inspect.stdout.contains(platform), "{}", inspect.stdout);
+    }
+    for (dir, machine) in [
+        ("amd64", "x86_64"),
+        ("arm64", "aarch64"),
+        ("armv7", "armv7l"),
+    ] {
+        let bin = ex.path(&format!("build/{dir}/hello-c"));
+        let ran = ex.xx(&["run", bin.to_str().unwrap()]);
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        assert_eq!(ran.stdout.trim(), format!("hello-c on {machine}"));
+    }
+    // Same sources, same SOURCE_DATE_EPOCH: the same index, byte for byte.
+    let again = ex.xx(&args);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(index_digest(&again.stdout), index_digest(&out.stdout));
+}
+
+#[test]
+fn one_failing_platform_does_not_stop_the_others_and_nothing_is_packed() {
+    if !require_tools(&["clang", "ld.lld"]) {
+        return;
+    }
+    let ex = Example::new("hello-c");
+    let image = ex.path("image");
+    let script = "if [ \"$TARGETARCH\" = arm64 ]; then echo 'boom: no arm64 today' >&2; exit 3; fi; \
+                  mkdir -p out/$TARGETARCH$TARGETVARIANT && $CC -o out/$TARGETARCH$TARGETVARIANT/hello-c main.c";
+    let out = ex.xx(&[
+        "build",
+        "--platform",
+        THREE,
+        "--artifact",
+        "out/{arch}{variant}/hello-c",
+        "-o",
+        &format!("oci:{}", image.display()),
+        "-q",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_ne!(out.code, 0);
+    let first = out.stderr.lines().next().unwrap_or("");
+    assert!(
+        first.starts_with("xx: linux/arm64 failed: sh "),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("| boom: no arm64 today"),
+        "the log's tail: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .lines()
+            .last()
+            .unwrap_or("")
+            .starts_with("xx: 1 of 3 platforms failed: linux/arm64"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("linux/arm64 ") && l.contains("FAILED")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("linux/arm/v7 ") && l.contains(" ok ")),
+        "{}",
+        out.stdout
+    );
+    assert!(ex.path("out/armv7/hello-c").is_file() && ex.path("out/amd64/hello-c").is_file());
+    assert!(!image.exists(), "no image from a partial build");
+}
+
+#[test]
+fn an_output_built_for_the_wrong_target_is_refused() {
+    let ex = Example::new("hello-c");
+    // The build machine's own /bin/true, claimed as the arm64 output.
+    let out = ex.xx(&[
+        "build",
+        "--platform",
+        "linux/arm64",
+        "--artifact",
+        "out/{arch}/true",
+        "-q",
+        "--",
+        "sh",
+        "-c",
+        "mkdir -p out/$TARGETARCH && cp /bin/true out/$TARGETARCH/",
+    ]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("does not match expected target architecture"),
+        "xx-verify's message: {}",
+        out.stderr
+    );
+    let out = ex.xx(&["build", "--platform", "linux/bogus", "--", "true"]);
+    assert_ne!(out.code, 0);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("xx: --platform linux/bogus"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn cargo_shorthand_builds_the_rust_example_with_its_c_part() {
+    if !require_tools(&["cargo", "clang", "ld.lld", "qemu-aarch64"]) {
+        return;
+    }
+    let ex = Example::new("hello-rs");
+    let image = format!("oci:{}:latest", ex.path("image").display());
+    let out = ex.xx(&[
+        "build",
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "-o",
+        &image,
+        "-q",
+        "--",
+        "cargo",
+        "build",
+        "--release",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let inspect = ex.xx(&["image", "inspect", &image]);
+    assert!(inspect.stdout.contains("linux/arm64"), "{}", inspect.stdout);
+    for (triple, machine) in [
+        ("x86_64-unknown-linux-gnu", "x86_64"),
+        ("aarch64-unknown-linux-gnu", "aarch64"),
+    ] {
+        let bin = ex.path(&format!("target/{triple}/release/hello-rs"));
+        let ran = ex.xx(&["run", bin.to_str().unwrap()]);
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        assert_eq!(ran.stdout.trim(), format!("hello-rs on {machine}"));
+    }
+}
