@@ -48,16 +48,7 @@ pub fn run(ctx: &Context, m: &ArgMatches) -> Result<ExitCode> {
     if !target.resolved.is_cross(&ctx.host_march()) {
         return Err(crate::proc::exec(Process::new(&binary).args(&args)));
     }
-    let qemu_name = target
-        .row
-        .qemu
-        .ok_or_else(|| anyhow!("{platform}: no qemu-user emulates this target"))?;
-    let qemu = find_qemu(ctx, qemu_name).ok_or_else(|| {
-        anyhow!(
-            "{qemu_name} not found: xx run needs qemu-user to run {platform} binaries\n\
-             help: apt-get install qemu-user (or: xx toolchain install qemu)"
-        )
-    })?;
+    let qemu = qemu_for(ctx, &platform)?;
     let root = target.qemu_root(&scoped);
     Err(crate::proc::exec(
         Process::new(qemu)
@@ -66,6 +57,22 @@ pub fn run(ctx: &Context, m: &ArgMatches) -> Result<ExitCode> {
             .arg(&binary)
             .args(&args),
     ))
+}
+
+/// The qemu-user that runs `platform`'s binaries, or the error naming how to get it.
+pub fn qemu_for(ctx: &Context, platform: &str) -> Result<PathBuf> {
+    let row = crate::platform::Resolved::for_platform(ctx, platform)
+        .target
+        .ok_or_else(|| anyhow!("{platform}: not a platform xx knows"))?;
+    let qemu_name = row
+        .qemu
+        .ok_or_else(|| anyhow!("{platform}: no qemu-user emulates this target"))?;
+    find_qemu(ctx, qemu_name).ok_or_else(|| {
+        anyhow!(
+            "{qemu_name} not found: xx run needs qemu-user to run {platform} binaries\n\
+             help: apt-get install qemu-user (or: xx toolchain install qemu)"
+        )
+    })
 }
 
 /// `qemu-<arch>` or its `-static` build, on PATH or from `xx toolchain install qemu`.

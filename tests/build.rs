@@ -78,6 +78,7 @@ fn cmake_c_for_three_platforms_packs_one_verified_image() {
         &image,
         "--entrypoint",
         "/hello-c",
+        "--with-deps",
         "-q",
         "--",
         "sh",
@@ -116,6 +117,37 @@ fn cmake_c_for_three_platforms_packs_one_verified_image() {
         assert_eq!(ran.code, 0, "{}", ran.stderr);
         assert_eq!(ran.stdout.trim(), format!("hello-c on {machine}"));
     }
+    // Each platform of the image runs under qemu, rootless: its entrypoint, then with
+    // a CMD (the entrypoint kept, as Docker does) whose exit code is passed on.
+    for (platform, machine) in [
+        ("linux/amd64", "x86_64"),
+        ("linux/arm64", "aarch64"),
+        ("linux/arm/v7", "armv7l"),
+    ] {
+        let ran = ex.xx(&["image", "run", "-q", "--platform", platform, &image]);
+        assert_eq!(ran.code, 0, "{platform}: {}", ran.stderr);
+        assert_eq!(ran.stdout.trim(), format!("hello-c on {machine}"));
+    }
+    let code = ex.xx(&[
+        "image",
+        "run",
+        "-q",
+        "--platform",
+        "linux/arm/v7",
+        &image,
+        "--",
+        "7",
+    ]);
+    assert_eq!(code.code, 7, "{}", code.stderr);
+    let missing = ex.xx(&["image", "run", "-q", "--platform", "linux/s390x", &image]);
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing
+            .stderr
+            .starts_with("xx: no linux/s390x in the image"),
+        "{}",
+        missing.stderr
+    );
     // Same sources, same SOURCE_DATE_EPOCH: the same index, byte for byte.
     let again = ex.xx(&args);
     assert_eq!(again.code, 0, "{}", again.stderr);

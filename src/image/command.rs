@@ -110,6 +110,13 @@ pub fn command() -> Command {
                 .arg(Arg::new("json").long("json").action(ArgAction::SetTrue)),
         ))
         .subcommand(transport_args(
+            Command::new("run")
+                .about("Run one platform of an image under qemu-user, rootless (its entrypoint and cmd, or CMD)")
+                .arg(Arg::new("platform").long("platform").value_name("OS/ARCH[/VARIANT]").help("Default: the build machine's, else the first"))
+                .arg(Arg::new("reference").required(true).value_name("REF"))
+                .arg(Arg::new("command").value_name("CMD").num_args(1..).last(true)),
+        ))
+        .subcommand(transport_args(
             Command::new("merge")
                 .about("One index from per-platform images or indexes, in the order given")
                 .arg(
@@ -179,6 +186,14 @@ pub fn run(ctx: &Context, m: &ArgMatches) -> Result<ExitCode> {
             },
             t,
         )?,
+        "run" => {
+            return super::run::run(
+                &string("reference").unwrap_or_default(),
+                string("platform").as_deref(),
+                &strings("command"),
+                t,
+            )
+        }
         "inspect" => {
             let raw = c.get_flag("raw");
             let text = super::inspect(

@@ -18,6 +18,8 @@ pub mod oci;
 pub mod pgzip;
 pub mod reference;
 pub mod registry;
+mod rootfs;
+pub mod run;
 pub mod store;
 
 pub use create::{create, CreateArgs};
