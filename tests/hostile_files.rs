@@ -714,3 +714,76 @@ fn a_directory_swapped_for_a_link_mid_walk_never_leaks_its_files() {
     swapper.join().unwrap();
     assert_eq!(leaked, 0, "the secret reached {leaked} layer(s)");
 }
+
+/// A tar of `entries`: (name, type, link target, contents).
+fn crafted_tar(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, kind, link, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(*kind);
+        h.set_mode(0o755);
+        h.set_size(data.len() as u64);
+        // Raw names: the builder's own checks would refuse the hostile ones.
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        if !link.is_empty() {
+            h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        }
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// `xx image run` of layers that climb out, write through a planted symlink, or carry
+/// a whiteout: one line each, nothing outside the scratch tree, which is gone after.
+#[test]
+fn hostile_layers_are_refused_by_image_run() {
+    let work = tempfile::tempdir().unwrap();
+    let outside = work.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let escape = format!("{}", outside.display());
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "dotdot",
+            crafted_tar(&[("../../../../evil", tar::EntryType::Regular, "", b"x")]),
+            "evil",
+        ),
+        (
+            "through-link",
+            crafted_tar(&[
+                ("out", tar::EntryType::Symlink, &escape, b""),
+                ("out/evil", tar::EntryType::Regular, "", b"x"),
+            ]),
+            "out",
+        ),
+        (
+            "whiteout",
+            crafted_tar(&[("etc/.wh.passwd", tar::EntryType::Regular, "", b"")]),
+            "whiteout",
+        ),
+    ];
+    for (name, layer, want) in cases {
+        let layout = Layout::new(&work.path().join(name));
+        let config = json!({ "architecture": "arm64", "os": "linux",
+            "config": { "Entrypoint": ["/bin/true"] },
+            "rootfs": { "type": "layers", "diff_ids": [] } });
+        let m = with_platform(layout.manifest(&config, &layer));
+        let top = layout.index(vec![m]);
+        layout.tag(&top);
+        refused(
+            &[
+                "image",
+                "run",
+                "--platform",
+                "linux/arm64",
+                &layout.reference(),
+            ],
+            want,
+        );
+        assert_eq!(
+            std::fs::read_dir(&outside).unwrap().count(),
+            0,
+            "{name}: wrote outside"
+        );
+    }
+}
