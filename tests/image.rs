@@ -1052,3 +1052,51 @@ fn long_names_are_pax() {
     assert!(listing.contains(&inside), "{listing}");
     assert!(listing.contains(&format!("link -> {target}")), "{listing}");
 }
+
+/// The layer cache: an unchanged rebuild into the same layout compresses nothing and
+/// makes the same index; a corrupt blob, a changed file or another level is compressed
+/// again.
+#[test]
+fn an_unchanged_rebuild_reuses_its_layer_and_a_changed_one_does_not() {
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("tree");
+    std::fs::create_dir_all(tree.join("etc")).unwrap();
+    std::fs::write(tree.join("etc/app.conf"), "one\n").unwrap();
+    let home = work.path().join("home").display().to_string();
+    let env = [("XX_HOME", home.as_str()), ("SOURCE_DATE_EPOCH", "0")];
+    let out = format!("oci:{}:v1", work.path().join("l").display());
+    let platform = format!("linux/arm64={}", tree.display());
+    let create = |extra: &[&str]| {
+        let mut args = vec!["image", "create", "--platform", &platform, "-o", &out];
+        args.extend_from_slice(extra);
+        let r = xx(&args, &env);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let reused = r.stderr.lines().any(|l| l.starts_with("reused "));
+        (r.stdout.trim().to_string(), reused)
+    };
+    let (first, reused) = create(&[]);
+    assert!(!reused, "nothing to reuse yet");
+    let (again, reused) = create(&[]);
+    assert!(reused, "the unchanged layer is reused");
+    assert_eq!(again, first, "the same index");
+    // A blob that no longer hashes to its name is never reused.
+    let index = check_blobs(&work.path().join("l"), &first, None);
+    let manifest_digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let manifest = check_blobs(&work.path().join("l"), &manifest_digest, None);
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap()[7..].to_string();
+    std::fs::write(work.path().join("l/blobs/sha256").join(&layer), b"broken").unwrap();
+    let (repaired, reused) = create(&[]);
+    assert!(!reused);
+    assert_eq!(repaired, first);
+    check_blobs(&work.path().join("l"), &format!("sha256:{layer}"), None);
+    let (other_level, reused) = create(&["--level", "1"]);
+    assert!(!reused, "another level is another blob");
+    assert_ne!(other_level, first);
+    std::fs::write(tree.join("etc/app.conf"), "two\n").unwrap();
+    let (changed, reused) = create(&[]);
+    assert!(!reused);
+    assert_ne!(changed, first);
+}

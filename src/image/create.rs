@@ -156,6 +156,7 @@ pub fn create(args: &CreateArgs, t: Transport<'_>) -> Result<String> {
         mtime,
         threads: crate::jobs::budget(t.jobs),
     };
+    let cache = layer::LayerCache::open(t.ctx);
     let shared = match &args.shared {
         Some(dir) => Some(
             layer::write(
@@ -163,6 +164,7 @@ pub fn create(args: &CreateArgs, t: Transport<'_>) -> Result<String> {
                 &deps::Extra::new(),
                 layout,
                 encoding,
+                cache.as_ref(),
             )
             .with_context(|| format!("--shared {}", dir.display()))?,
         ),
@@ -172,6 +174,7 @@ pub fn create(args: &CreateArgs, t: Transport<'_>) -> Result<String> {
         layout,
         encoding,
         shared: shared.as_ref(),
+        cache: cache.as_ref(),
         format,
         args,
         base: base.as_ref(),
@@ -274,6 +277,7 @@ struct Job<'a> {
     layout: &'a Layout,
     encoding: layer::Encoding,
     shared: Option<&'a layer::Written>,
+    cache: Option<&'a layer::LayerCache>,
     format: Format,
     args: &'a CreateArgs,
     base: Option<&'a base::Base>,
@@ -284,6 +288,7 @@ fn build_one(p: &PlatformInput, job: &Job, threads: usize) -> Result<Descriptor>
         layout,
         encoding,
         shared,
+        cache,
         format,
         args,
         base,
@@ -295,9 +300,10 @@ fn build_one(p: &PlatformInput, job: &Job, threads: usize) -> Result<Descriptor>
         threads,
         ..encoding
     };
-    let layer = layer::write(&p.source, &p.extra, layout, encoding)
+    let layer = layer::write(&p.source, &p.extra, layout, encoding, cache)
         .with_context(|| format!("layer for {}", p.name()))?;
-    crate::progress::step("layer", &layer.digest, layer.size, &p.name());
+    let verb = if layer.reused { "reused" } else { "layer" };
+    crate::progress::step(verb, &layer.digest, layer.size, &p.name());
     let created = rfc3339(mtime);
     let base_image = base.map(|b| b.image(&p.name())).transpose()?;
     let mut config = match &base_image {

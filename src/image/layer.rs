@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 
 pub use super::deps::Extra;
+pub use super::layer_cache::LayerCache;
 use super::oci;
 pub use super::oci::{hex, Hashing};
 use super::pgzip::{ParallelGzip, BLOCK};
@@ -76,6 +77,8 @@ pub struct Written {
     pub digest: String,
     pub size: u64,
     pub diff_id: String,
+    /// Taken from the layer cache, not compressed by this run.
+    pub reused: bool,
 }
 
 /// How layers are encoded: the same for every platform of an image.
@@ -91,10 +94,34 @@ pub struct Encoding {
 /// Writes the layer into the layout's `blobs/sha256` through its content-addressed writer
 /// (a temp file in `.xx-tmp`: a crash leaves no non-digest name among the blobs); returns
 /// its descriptor data. The layout is never walked into.
-pub fn write(source: &Source, extra: &Extra, layout: &Layout, how: Encoding) -> Result<Written> {
+/// With a `cache`, the tar is hashed first and a blob made from the same tar before
+/// (same codec and level) is reused from the layout instead of compressed again.
+pub fn write(
+    source: &Source,
+    extra: &Extra,
+    layout: &Layout,
+    how: Encoding,
+    cache: Option<&LayerCache>,
+) -> Result<Written> {
     let skip = layout.dir.canonicalize().ok();
     let entries = collect(source, extra, skip.as_deref())?;
-    stream(&entries, layout.writer()?, how)
+    // Only a layout that holds blobs can hold the one to reuse: a new one is not
+    // read twice.
+    let mut hashed = None;
+    if let Some(cache) = cache.filter(|_| layout.holds_blobs()) {
+        let tar = write_tar(&entries, Hashing::new(io::sink()), how.mtime)?;
+        let diff_id = format!("sha256:{}", tar.finish().1);
+        if let Some(reused) = cache.reuse(layout, &diff_id, how.compression) {
+            return Ok(reused);
+        }
+        hashed = Some(diff_id);
+    }
+    let written = stream(&entries, layout.writer()?, how)?;
+    // A file that changed between the two reads is not remembered.
+    if let Some(cache) = cache.filter(|_| hashed.as_ref().is_none_or(|d| *d == written.diff_id)) {
+        cache.remember(how.compression, &written);
+    }
+    Ok(written)
 }
 
 fn stream(entries: &[Entry], blob: CasWriter, how: Encoding) -> Result<Written> {
@@ -132,6 +159,7 @@ fn stream(entries: &[Entry], blob: CasWriter, how: Encoding) -> Result<Written> 
         digest: committed.digest,
         size: committed.size,
         diff_id: format!("sha256:{diff_id}"),
+        reused: false,
     })
 }
 

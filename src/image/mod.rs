@@ -13,6 +13,7 @@ pub mod deps;
 pub mod endpoint;
 mod inspect;
 pub mod layer;
+mod layer_cache;
 pub mod merge;
 pub mod oci;
 pub mod pgzip;

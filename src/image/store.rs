@@ -97,6 +97,11 @@ impl Layout {
         }
     }
 
+    /// Whether any blob is stored yet.
+    pub fn holds_blobs(&self) -> bool {
+        fs::read_dir(self.blobs()).is_ok_and(|mut d| d.next().is_some())
+    }
+
     pub fn blobs(&self) -> PathBuf {
         self.dir.join("blobs/sha256")
     }
