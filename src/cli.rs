@@ -31,6 +31,12 @@ fn command() -> Command {
                         .long("force")
                         .action(ArgAction::SetTrue)
                         .help("Replace existing files of those names"),
+                )
+                .arg(
+                    Arg::new("relative")
+                        .long("relative")
+                        .action(ArgAction::SetTrue)
+                        .help("Links to `xx` beside them (DIR/xx), as in an image's /usr/bin"),
                 ),
         )
         .subcommand(crate::build::command())
@@ -68,7 +74,12 @@ pub fn run(argv0: &str, args: Vec<String>) -> Result<ExitCode> {
     match matches.subcommand() {
         Some(("install-links", m)) => {
             let dir = m.get_one::<PathBuf>("dir").expect("required by clap");
-            for link in links::install(dir, PERSONALITIES, m.get_flag("force"))? {
+            let to = if m.get_flag("relative") {
+                PathBuf::from("xx")
+            } else {
+                crate::fsutil::this_exe()?.to_path_buf()
+            };
+            for link in links::install(dir, PERSONALITIES, &to, m.get_flag("force"))? {
                 crate::output::line(link.display())?;
             }
             Ok(ExitCode::SUCCESS)

@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
-/// Links DIR/xx-NAME → this executable for every name. Each link is made under a temp
-/// name and renamed into place, so a concurrent reader never sees a missing file.
-pub fn install(dir: &Path, names: &[&str], force: bool) -> Result<Vec<PathBuf>> {
-    let exe = crate::fsutil::this_exe()?;
+/// Links DIR/xx-NAME → `exe` (this executable, or `xx` beside the links) for every
+/// name. Each link is made under a temp name and renamed into place, so a concurrent
+/// reader never sees a missing file.
+pub fn install(dir: &Path, names: &[&str], exe: &Path, force: bool) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut made = Vec::new();
     for name in names {

@@ -281,3 +281,27 @@ fn cargo_shorthand_builds_the_rust_example_with_its_c_part() {
         assert_eq!(ran.stdout.trim(), format!("hello-rs on {machine}"));
     }
 }
+
+/// An image's /usr/bin: `xx-NAME -> xx` links beside the binary, which run as their
+/// personality once the binary is there.
+#[test]
+fn relative_links_point_at_the_binary_beside_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xx"))
+        .args(["install-links", "--relative"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_link(dir.path().join("xx-info")).unwrap(),
+        Path::new("xx")
+    );
+    std::fs::copy(env!("CARGO_BIN_EXE_xx"), dir.path().join("xx")).unwrap();
+    let info = std::process::Command::new(dir.path().join("xx-info"))
+        .arg("arch")
+        .env("TARGETPLATFORM", "linux/arm/v7")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&info.stdout).trim(), "arm");
+}

@@ -60,7 +60,12 @@ pub fn run(ctx: &Context, m: &clap::ArgMatches) -> Result<ExitCode> {
         }
     }
     let bin = crate::scratch::ScratchDir::new_in(&ctx.temp_dir(), "xx-build-bin.")?;
-    crate::links::install(bin.path(), crate::PERSONALITIES, true)?;
+    crate::links::install(
+        bin.path(),
+        crate::PERSONALITIES,
+        crate::fsutil::this_exe()?,
+        true,
+    )?;
     std::fs::create_dir_all(&args.log_dir)
         .with_context(|| format!("cannot create the log directory {}", args.log_dir.display()))?;
     let cargo = args.command.first().is_some_and(|c| c == "cargo");
@@ -156,9 +161,14 @@ fn build_and_verify(
     cargo: bool,
     log: &Path,
 ) -> Result<artifacts::Verified> {
-    let mut cmd = target_command(ctx, args, target, bin, cargo)?;
-    let file =
+    let mut note = None;
+    let mut cmd = target_command(ctx, args, target, bin, cargo, &mut note)?;
+    let mut file =
         std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    if let Some(note) = note {
+        std::io::Write::write_all(&mut file, note.as_bytes())
+            .with_context(|| format!("cannot write {}", log.display()))?;
+    }
     cmd.stdin(Stdio::null())
         .stdout(file.try_clone().context("cannot share the log")?)
         .stderr(file);
@@ -186,6 +196,7 @@ fn target_command(
     target: &Resolved,
     bin: &Path,
     cargo: bool,
+    note: &mut Option<String>,
 ) -> Result<Command> {
     let mut scoped = ctx.clone_vars();
     scoped.set_var(ev::TARGETPAIR, "");
@@ -197,9 +208,15 @@ fn target_command(
     };
     cmd.args(&args.command[1..]);
     let prefix = crate::cc::prefix_dir(&scoped);
-    let path = std::env::join_paths([bin.to_path_buf(), prefix.clone()].into_iter().chain(
-        std::env::split_paths(ctx.var("PATH").unwrap_or("/usr/bin:/bin")),
-    ))
+    // xx's links first (their names are xx's own), the target aliases last: a prefix
+    // such as /usr/bin must not put the distribution's cargo before the user's.
+    let path = std::env::join_paths(
+        std::iter::once(bin.to_path_buf())
+            .chain(std::env::split_paths(
+                ctx.var("PATH").unwrap_or("/usr/bin:/bin"),
+            ))
+            .chain(std::iter::once(prefix.clone())),
+    )
     .map_err(|e| anyhow!("cannot build PATH: {e}"))?;
     cmd.env_remove(ev::TARGETPAIR)
         .env(ev::TARGETPLATFORM, target.platform())
@@ -211,11 +228,27 @@ fn target_command(
         cmd.env(ev::SOURCE_DATE_EPOCH, epoch);
     }
     if !cargo {
-        let t = crate::cc::Target::new(&scoped, None)?;
-        crate::cc::ensure(&scoped, &t)?;
-        cmd.envs(crate::cc::build_env(&scoped, &t, &prefix)?);
+        // A build that needs no C compiler (Go, a copy) still runs where there is none;
+        // one that does meets the reason in its log's first line.
+        match c_toolchain_env(&scoped, &prefix) {
+            Ok(env) => {
+                cmd.envs(env);
+            }
+            Err(e) => {
+                *note = Some(format!(
+                    "xx build: no C toolchain variables for {}: {e:#}\n",
+                    target.platform()
+                ))
+            }
+        }
     }
     Ok(cmd)
+}
+
+fn c_toolchain_env(scoped: &Context, prefix: &Path) -> Result<Vec<(String, String)>> {
+    let t = crate::cc::Target::new(scoped, None)?;
+    crate::cc::ensure(scoped, &t)?;
+    crate::cc::build_env(scoped, &t, prefix)
 }
 
 fn pack(
