@@ -4,33 +4,27 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{hermetic, require_tools, Checked};
+use crate::util::{hermetic, require_tools, Checked, Project};
 
 const THREE: &str = "linux/amd64,linux/arm64,linux/arm/v7";
 
 /// A copy of `examples/NAME` in a temp dir, with a private xx prefix beside it.
 struct Example {
-    dir: tempfile::TempDir,
+    copy: Project,
 }
 
 impl Example {
     fn new(name: &str) -> Example {
-        let dir = tempfile::tempdir().expect("tempdir");
         let from = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples")
             .join(name);
-        let status = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(format!("{}/.", from.display()))
-            .arg(dir.path())
-            .status()
-            .expect("cp");
-        assert!(status.success());
-        Example { dir }
+        Example {
+            copy: Project::copy_of(&from),
+        }
     }
 
     fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
+        self.copy.path().join(rel)
     }
 
     /// `xx ARGS` in the example, with the real HOME (rustup, cargo's registry cache).
@@ -38,7 +32,7 @@ impl Example {
         let home = PathBuf::from(std::env::var("HOME").unwrap_or_default());
         let out = hermetic(Path::new(env!("CARGO_BIN_EXE_xx")), &home)
             .args(args)
-            .current_dir(self.dir.path())
+            .current_dir(self.copy.path())
             .env("XX_PREFIX", self.path("xx-prefix"))
             .env("SOURCE_DATE_EPOCH", "1700000000")
             .output()

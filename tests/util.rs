@@ -197,10 +197,16 @@ pub struct Project {
 
 impl Project {
     pub fn new(fixture: &str) -> Project {
+        Project::copy_of(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(fixture),
+        )
+    }
+
+    /// A copy of the directory `from` in a temp dir.
+    pub fn copy_of(from: &Path) -> Project {
         let dir = tempfile::tempdir().expect("tempdir");
-        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(fixture);
         let status = Command::new("cp")
             .arg("-a")
             .arg(format!("{}/.", from.display()))

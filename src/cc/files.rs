@@ -135,18 +135,21 @@ pub fn meson(ctx: &Context, t: &Target, dir: &Path) -> String {
     out
 }
 
+/// The variables build systems read for their tools, and the alias each names.
+const TOOL_VARS: [(&str, &str); 7] = [
+    ("CC", "clang"),
+    ("CXX", "clang++"),
+    ("AR", "ar"),
+    ("RANLIB", "ranlib"),
+    ("NM", "nm"),
+    ("STRIP", "strip"),
+    ("PKG_CONFIG", "pkg-config"),
+];
+
 /// One line of arguments for `./configure`: `--host=… CC=… CXX=… AR=… …`.
 pub fn autotools(t: &Target, dir: &Path) -> String {
     let mut parts = vec![format!("--host={}", t.gnu)];
-    for (var, name) in [
-        ("CC", "clang"),
-        ("CXX", "clang++"),
-        ("AR", "ar"),
-        ("RANLIB", "ranlib"),
-        ("NM", "nm"),
-        ("STRIP", "strip"),
-        ("PKG_CONFIG", "pkg-config"),
-    ] {
+    for (var, name) in TOOL_VARS {
         parts.push(format!("{var}={}", tool(dir, t, name).display()));
     }
     parts.join(" ")
@@ -171,18 +174,10 @@ pub fn build_env(ctx: &Context, t: &Target, dir: &Path) -> anyhow::Result<Vec<(S
     crate::fsutil::write_atomic(&cmake_file, cmake(ctx, t, dir).as_bytes())?;
     let meson_file = dir.join(format!("{}.meson", t.name));
     crate::fsutil::write_atomic(&meson_file, meson(ctx, t, dir).as_bytes())?;
-    let mut env: Vec<(String, String)> = [
-        ("CC", "clang"),
-        ("CXX", "clang++"),
-        ("AR", "ar"),
-        ("RANLIB", "ranlib"),
-        ("NM", "nm"),
-        ("STRIP", "strip"),
-        ("PKG_CONFIG", "pkg-config"),
-    ]
-    .iter()
-    .map(|(var, name)| (var.to_string(), tool(dir, t, name).display().to_string()))
-    .collect();
+    let mut env: Vec<(String, String)> = TOOL_VARS
+        .iter()
+        .map(|(var, name)| (var.to_string(), tool(dir, t, name).display().to_string()))
+        .collect();
     // CMake 3.21+ reads its toolchain file from the environment; Meson has no such
     // variable, so scripts pass `--cross-file "$XX_MESON_CROSS_FILE"`.
     env.push((

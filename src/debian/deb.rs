@@ -67,46 +67,10 @@ fn decoder<'a>(codec: &str, inner: &'a mut dyn Read) -> Result<Box<dyn Read + 'a
 /// The entries of a data tarball written into `root`; `what` names the package in
 /// messages. Returns the number of entries written.
 pub fn unpack(reader: impl Read, what: &str, root: &Root) -> Result<usize> {
-    let mut tar = tar::Archive::new(reader);
-    let mut count = 0;
-    for entry in tar
-        .entries()
-        .map_err(|e| anyhow!("{what}: bad data tarball: {e}"))?
-    {
-        let mut entry = entry.map_err(|e| anyhow!("{what}: bad data tarball: {e}"))?;
-        let name = String::from_utf8(entry.path_bytes().into_owned())
-            .map_err(|_| anyhow!("{what}: a name that is not UTF-8"))?;
-        let header = entry.header();
-        let kind = header.entry_type();
-        let mode = header.mode().unwrap_or(0o644);
-        let mtime = header.mtime().unwrap_or(0) as i64;
-        let link = entry
-            .link_name_bytes()
-            .map(|l| {
-                String::from_utf8(l.into_owned())
-                    .map_err(|_| anyhow!("{what}: a link target that is not UTF-8"))
-            })
-            .transpose()?;
-        let result = match kind {
-            tar::EntryType::Directory => root.make_dir(&name),
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                root.write_file(&name, mode, mtime, &mut entry)
-            }
-            tar::EntryType::Symlink => root.symlink(&name, link.as_deref().unwrap_or("")),
-            tar::EntryType::Link => root.hardlink(&name, link.as_deref().unwrap_or("")),
-            tar::EntryType::XHeader
-            | tar::EntryType::XGlobalHeader
-            | tar::EntryType::GNULongName
-            | tar::EntryType::GNULongLink => continue,
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => Err(anyhow!(
-                "refusing {name}: a device node or FIFO has no place in a sysroot"
-            )),
-            other => Err(anyhow!(
-                "refusing {name}: unsupported tar entry type {other:?}"
-            )),
-        };
-        result.map_err(|e| anyhow!("{what}: {e:#}"))?;
-        count += 1;
-    }
-    Ok(count)
+    let policy = crate::sysroot::untar::Policy {
+        place: "a sysroot",
+        skip_devices: false,
+        refuse_whiteouts: false,
+    };
+    crate::sysroot::untar::unpack(reader, what, root, policy)
 }

@@ -35,46 +35,12 @@ pub fn unpack(layout: &Layout, layers: &[Descriptor], root: &Root) -> Result<()>
 }
 
 fn entries(reader: impl Read, what: &str, root: &Root) -> Result<()> {
-    let mut tar = tar::Archive::new(reader);
-    for entry in tar.entries().map_err(|e| anyhow!("{what}: bad tar: {e}"))? {
-        let mut entry = entry.map_err(|e| anyhow!("{what}: bad tar: {e}"))?;
-        let name = String::from_utf8(entry.path_bytes().into_owned())
-            .map_err(|_| anyhow!("{what}: a name that is not UTF-8"))?;
-        let leaf = name.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-        if leaf.starts_with(".wh.") {
-            bail!("{what}: {name} is a whiteout (a file deleted by a later layer); xx image run does not apply whiteouts yet");
-        }
-        let header = entry.header();
-        let kind = header.entry_type();
-        let mode = header.mode().unwrap_or(0o644);
-        let mtime = header.mtime().unwrap_or(0) as i64;
-        let link = entry
-            .link_name_bytes()
-            .map(|l| {
-                String::from_utf8(l.into_owned())
-                    .map_err(|_| anyhow!("{what}: a link target that is not UTF-8"))
-            })
-            .transpose()?
-            .unwrap_or_default();
-        let written = match kind {
-            tar::EntryType::Directory => root.make_dir(&name),
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                root.write_file(&name, mode, mtime, &mut entry)
-            }
-            tar::EntryType::Symlink => root.symlink(&name, &link),
-            tar::EntryType::Link => root.hardlink(&name, &link),
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => continue,
-            tar::EntryType::XHeader
-            | tar::EntryType::XGlobalHeader
-            | tar::EntryType::GNULongName
-            | tar::EntryType::GNULongLink => continue,
-            other => Err(anyhow!(
-                "refusing {name}: unsupported tar entry type {other:?}"
-            )),
-        };
-        written.map_err(|e| anyhow!("{what}: {e:#}"))?;
-    }
-    Ok(())
+    let policy = crate::sysroot::untar::Policy {
+        place: "an image root",
+        skip_devices: true,
+        refuse_whiteouts: true,
+    };
+    crate::sysroot::untar::unpack(reader, what, root, policy).map(drop)
 }
 
 /// `program` as a path inside `root`: as given when it has a slash, else the first

@@ -9,6 +9,7 @@ mod lockfile;
 pub mod managed;
 mod sources;
 pub mod tree;
+pub mod untar;
 
 use std::path::{Path, PathBuf};
 
