@@ -430,13 +430,19 @@ fn create_new(dir: &OwnedFd, name: &str) -> Result<Option<File>> {
 
 fn set_mode_and_mtime(file: &File, mode: u32, mtime: i64) -> Result<()> {
     let fd = file.as_raw_fd();
+    // time_t is 32 bits on some targets (arm, i386): a later time is the latest it holds.
+    let seconds = libc::time_t::try_from(mtime).unwrap_or(if mtime < 0 {
+        libc::time_t::MIN
+    } else {
+        libc::time_t::MAX
+    });
     let times = [
         libc::timespec {
-            tv_sec: mtime,
+            tv_sec: seconds,
             tv_nsec: 0,
         },
         libc::timespec {
-            tv_sec: mtime,
+            tv_sec: seconds,
             tv_nsec: 0,
         },
     ];
