@@ -47,6 +47,17 @@ impl Example {
 
 const CMAKE: &str = "cmake -S . -B build/$TARGETARCH$TARGETVARIANT >/dev/null && cmake --build build/$TARGETARCH$TARGETVARIANT";
 
+/// The report table's row for `platform`.
+fn row<'a>(stdout: &'a str, platform: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|l| {
+            l.strip_prefix(platform)
+                .is_some_and(|rest| rest.starts_with(' '))
+        })
+        .unwrap_or_else(|| panic!("no row for {platform}:\n{stdout}"))
+}
+
 fn index_digest(stdout: &str) -> String {
     stdout
         .lines()
@@ -82,11 +93,7 @@ fn cmake_c_for_three_platforms_packs_one_verified_image() {
     let out = ex.xx(&args);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     for platform in THREE.split(',') {
-        let row = out
-            .stdout
-            .lines()
-            .find(|l| l.starts_with(platform) && l[platform.len()..].starts_with(' '))
-            .unwrap_or_else(|| panic!("no row for {platform}:\n{}", out.stdout));
+        let row = row(&out.stdout, platform);
         assert!(row.contains(" ok "), "{row}");
         assert!(row.contains("2."), "the newest glibc it needs: {row}");
         assert!(ex
@@ -192,20 +199,8 @@ fn one_failing_platform_does_not_stop_the_others_and_nothing_is_packed() {
         "{}",
         out.stderr
     );
-    assert!(
-        out.stdout
-            .lines()
-            .any(|l| l.starts_with("linux/arm64 ") && l.contains("FAILED")),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .lines()
-            .any(|l| l.starts_with("linux/arm/v7 ") && l.contains(" ok ")),
-        "{}",
-        out.stdout
-    );
+    assert!(row(&out.stdout, "linux/arm64").contains("FAILED"));
+    assert!(row(&out.stdout, "linux/arm/v7").contains(" ok "));
     assert!(ex.path("out/armv7/hello-c").is_file() && ex.path("out/amd64/hello-c").is_file());
     assert!(!image.exists(), "no image from a partial build");
 }

@@ -7,12 +7,10 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use super::BuildArgs;
 
-fn repeated(name: &'static str) -> Arg {
-    Arg::new(name).long(name).action(ArgAction::Append)
-}
+use crate::image::command::{create_args, image_options, repeated};
 
 pub fn command() -> Command {
-    Command::new("build")
+    image_options(Command::new("build"))
         .about("Run a build once per platform (natively, no emulation), verify the outputs, pack one multi-arch image")
         .arg(
             repeated("platform")
@@ -43,15 +41,6 @@ pub fn command() -> Command {
                 .default_value("target/xx-build")
                 .help("Where each platform's log goes (PLATFORM.log)"),
         )
-        .arg(Arg::new("base").long("base").value_name("REF").help("As xx image create --base"))
-        .arg(Arg::new("with-deps").long("with-deps").action(ArgAction::SetTrue).help("As xx image create --with-deps"))
-        .arg(repeated("entrypoint"))
-        .arg(repeated("env").value_name("KEY=VALUE"))
-        .arg(repeated("label").value_name("KEY=VALUE"))
-        .arg(repeated("annotation").value_name("KEY=VALUE"))
-        .arg(Arg::new("compression").long("compression").default_value("gzip").value_parser(["gzip", "zstd", "none"]))
-        .arg(Arg::new("level").long("level").value_parser(clap::value_parser!(u32)))
-        .arg(Arg::new("format").long("format").default_value("oci").value_parser(["oci", "docker"]))
         .arg(Arg::new("insecure").long("insecure").action(ArgAction::SetTrue).help("Plain HTTP to the registry"))
         .arg(Arg::new("quiet").long("quiet").short('q').action(ArgAction::SetTrue).help("No progress lines on stderr"))
         .arg(
@@ -89,7 +78,6 @@ pub fn args(m: &ArgMatches) -> Result<BuildArgs> {
         Some(v) => Some(crate::verify::parse_max_glibc(&v)?),
         None => None,
     };
-    let compression = string("compression").unwrap_or_default();
     Ok(BuildArgs {
         platforms,
         jobs: m.get_one::<usize>("jobs").copied(),
@@ -106,22 +94,6 @@ pub fn args(m: &ArgMatches) -> Result<BuildArgs> {
             .unwrap_or_else(|| PathBuf::from("target/xx-build")),
         command: strings("command"),
         insecure: m.get_flag("insecure"),
-        image: crate::image::CreateArgs {
-            platforms: Vec::new(),
-            output: String::new(),
-            base: string("base"),
-            shared: None,
-            with_deps: m.get_flag("with-deps"),
-            entrypoint: strings("entrypoint"),
-            env: strings("env"),
-            labels: strings("label"),
-            annotations: strings("annotation"),
-            level: m
-                .get_one::<u32>("level")
-                .copied()
-                .unwrap_or(if compression == "zstd" { 3 } else { 6 }),
-            compression,
-            format: string("format").unwrap_or_default(),
-        },
+        image: create_args(m, Vec::new(), String::new()),
     })
 }

@@ -131,13 +131,8 @@ impl Source {
 /// and the whole text is never held at once.
 fn decompress(file: &Path, ext: &str, each: &mut dyn FnMut(&str) -> Result<()>) -> Result<()> {
     const PIECE: usize = 1 << 20;
-    let f = crate::fsutil::open_regular(file)?;
-    let reader: Box<dyn std::io::Read> = match ext {
-        ".xz" => Box::new(super::xz_of_checked(f)?),
-        ".gz" => Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(f))),
-        _ => Box::new(f),
-    };
-    let mut reader = reader.take(INDEX_LIMIT + 1);
+    let mut f = crate::fsutil::open_regular(file)?;
+    let mut reader = super::deb::decoder(ext, &mut f)?.take(INDEX_LIMIT + 1);
     let mut pending: Vec<u8> = Vec::with_capacity(2 * PIECE);
     let mut total = 0u64;
     loop {

@@ -54,7 +54,9 @@ pub fn data_tar(path: &Path, what: &str, spool: &Path) -> Result<File> {
     bail!("{what}: not a .deb (no data.tar member)")
 }
 
-fn decoder<'a>(codec: &str, inner: &'a mut dyn Read) -> Result<Box<dyn Read + 'a>> {
+/// A reader of `inner` decompressed by the file-name suffix `codec` (`.xz`, `.zst`,
+/// `.gz`, or none): a `.deb`'s members and Packages indexes alike.
+pub(super) fn decoder<'a>(codec: &str, inner: &'a mut dyn Read) -> Result<Box<dyn Read + 'a>> {
     Ok(match codec {
         ".xz" => Box::new(super::xz_of_checked(inner)?),
         ".zst" => Box::new(zstd::stream::read::Decoder::new(inner)?),

@@ -38,8 +38,72 @@ fn transport_args(cmd: Command) -> Command {
     .after_help(REFS)
 }
 
-fn repeated(name: &'static str) -> Arg {
+/// An option that may be given many times.
+pub fn repeated(name: &'static str) -> Arg {
     Arg::new(name).long(name).action(ArgAction::Append)
+}
+
+/// What goes into an image besides its per-platform trees, and how it is encoded:
+/// `xx image create`'s options, which `xx build` takes as well.
+pub fn image_options(cmd: Command) -> Command {
+    cmd.arg(Arg::new("base").long("base").value_name("REF").help("Append to every platform of this image"))
+        .arg(
+            Arg::new("with-deps")
+                .long("with-deps")
+                .action(ArgAction::SetTrue)
+                .help("Add the shared libraries and loader dynamic ELF inputs need, from the target sysroot"),
+        )
+        .arg(repeated("entrypoint"))
+        .arg(repeated("env").value_name("KEY=VALUE"))
+        .arg(repeated("label").value_name("KEY=VALUE"))
+        .arg(repeated("annotation").value_name("KEY=VALUE").help("On the index and every manifest"))
+        .arg(
+            Arg::new("compression")
+                .long("compression")
+                .default_value("gzip")
+                .value_parser(["gzip", "zstd", "none"]),
+        )
+        .arg(
+            Arg::new("level")
+                .long("level")
+                .value_parser(clap::value_parser!(u32))
+                .help("Compression level (default: gzip 6, zstd 3)"),
+        )
+        .arg(
+            Arg::new("format")
+                .long("format")
+                .default_value("oci")
+                .value_parser(["oci", "docker"])
+                .help("docker: Docker v2 schema 2 list, manifests, configs and gzip layers"),
+        )
+}
+
+/// The [`image_options`] given, for `platforms` into `output` (no `--shared` layer).
+pub fn create_args(m: &ArgMatches, platforms: Vec<String>, output: String) -> CreateArgs {
+    let strings = |name: &str| -> Vec<String> {
+        m.get_many::<String>(name)
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default()
+    };
+    let string = |name: &str| m.get_one::<String>(name).cloned();
+    let compression = string("compression").unwrap_or_default();
+    CreateArgs {
+        platforms,
+        output,
+        base: string("base"),
+        shared: None,
+        with_deps: m.get_flag("with-deps"),
+        entrypoint: strings("entrypoint"),
+        env: strings("env"),
+        labels: strings("label"),
+        annotations: strings("annotation"),
+        level: m
+            .get_one::<u32>("level")
+            .copied()
+            .unwrap_or(if compression == "zstd" { 3 } else { 6 }),
+        compression,
+        format: string("format").unwrap_or_default(),
+    }
 }
 
 pub fn command() -> Command {
@@ -54,7 +118,7 @@ pub fn command() -> Command {
     Command::new("image")
         .about("Multi-arch OCI images from per-platform outputs; inspect, merge, copy")
         .subcommand_required(true)
-        .subcommand(transport_args(
+        .subcommand(transport_args(image_options(
             Command::new("create")
                 .about("One layer per platform into one image index; prints the index digest")
                 .arg(
@@ -64,44 +128,14 @@ pub fn command() -> Command {
                         .help("A platform and its output: a directory (its contents) or a file (at /)"),
                 )
                 .arg(Arg::new("output").long("output").short('o').required(true).value_name("REF"))
-                .arg(Arg::new("base").long("base").value_name("REF").help("Append to every platform of this image"))
                 .arg(
                     Arg::new("shared")
                         .long("shared")
                         .value_name("DIR")
                         .value_parser(clap::value_parser!(std::path::PathBuf))
                         .help("One layer for every platform (files identical across them), below theirs"),
-                )
-                .arg(
-                    Arg::new("with-deps")
-                        .long("with-deps")
-                        .action(ArgAction::SetTrue)
-                        .help("Add the shared libraries and loader dynamic ELF inputs need, from the target sysroot"),
-                )
-                .arg(repeated("entrypoint"))
-                .arg(repeated("env").value_name("KEY=VALUE"))
-                .arg(repeated("label").value_name("KEY=VALUE"))
-                .arg(repeated("annotation").value_name("KEY=VALUE").help("On the index and every manifest"))
-                .arg(
-                    Arg::new("compression")
-                        .long("compression")
-                        .default_value("gzip")
-                        .value_parser(["gzip", "zstd", "none"]),
-                )
-                .arg(
-                    Arg::new("level")
-                        .long("level")
-                        .value_parser(clap::value_parser!(u32))
-                        .help("Compression level (default: gzip 6, zstd 3)"),
-                )
-                .arg(
-                    Arg::new("format")
-                        .long("format")
-                        .default_value("oci")
-                        .value_parser(["oci", "docker"])
-                        .help("docker: Docker v2 schema 2 list, manifests, configs and gzip layers"),
                 ),
-        ))
+        )))
         .subcommand(transport_args(
             Command::new("inspect")
                 .about("Platforms, digests and sizes of an image")
@@ -165,24 +199,8 @@ pub fn run(ctx: &Context, m: &ArgMatches) -> Result<ExitCode> {
     let digest = match name {
         "create" => super::create(
             &CreateArgs {
-                platforms: strings("platform"),
-                output: string("output").unwrap_or_default(),
-                base: string("base"),
                 shared: c.get_one::<std::path::PathBuf>("shared").cloned(),
-                with_deps: c.get_flag("with-deps"),
-                entrypoint: strings("entrypoint"),
-                env: strings("env"),
-                labels: strings("label"),
-                annotations: strings("annotation"),
-                compression: string("compression").unwrap_or_default(),
-                level: c.get_one::<u32>("level").copied().unwrap_or_else(|| {
-                    if string("compression").as_deref() == Some("zstd") {
-                        3
-                    } else {
-                        6
-                    }
-                }),
-                format: string("format").unwrap_or_default(),
+                ..create_args(c, strings("platform"), string("output").unwrap_or_default())
             },
             t,
         )?,

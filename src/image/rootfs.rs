@@ -24,24 +24,21 @@ pub fn unpack(layout: &Layout, layers: &[Descriptor], root: &Root) -> Result<()>
             Box::new(flate2::read::GzDecoder::new(reader))
         } else if layer.media_type.contains("zstd") {
             Box::new(zstd::stream::read::Decoder::new(reader).map_err(|e| anyhow!("{what}: {e}"))?)
-        } else if layer.media_type.ends_with("tar") || layer.media_type.ends_with(".tar") {
+        } else if layer.media_type.ends_with("tar") {
             Box::new(reader)
         } else {
             bail!("{what}: unsupported layer type {}", layer.media_type);
         };
-        entries(decoded, &what, root)?;
+        crate::sysroot::untar::unpack(decoded, &what, root, IMAGE_ROOT)?;
     }
     Ok(())
 }
 
-fn entries(reader: impl Read, what: &str, root: &Root) -> Result<()> {
-    let policy = crate::sysroot::untar::Policy {
-        place: "an image root",
-        skip_devices: true,
-        refuse_whiteouts: true,
-    };
-    crate::sysroot::untar::unpack(reader, what, root, policy).map(drop)
-}
+const IMAGE_ROOT: crate::sysroot::untar::Policy = crate::sysroot::untar::Policy {
+    place: "an image root",
+    skip_devices: true,
+    refuse_whiteouts: true,
+};
 
 /// `program` as a path inside `root`: as given when it has a slash, else the first
 /// `PATH` directory (the image's) that holds it, like a shell's lookup.
