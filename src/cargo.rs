@@ -441,22 +441,34 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
     let mut managed_rustflags = None;
     if let Std::Managed(root) = &plan.std {
         // Target crates only: host build scripts and proc macros keep rustc's own std.
-        let flags: Vec<String> = [ctx.var(&target_rustflags), ctx.var(ev::XX_RUSTFLAGS)]
+        let sysroot = format!("--sysroot={}", root.display());
+        let flags: Vec<&str> = [ctx.var(&target_rustflags), ctx.var(ev::XX_RUSTFLAGS)]
             .into_iter()
             .flatten()
-            .map(str::to_string)
-            .chain([format!("--sysroot={}", root.display())])
+            .chain([sysroot.as_str()])
             .collect();
         // Set even over the user's (theirs are kept in it): without it there is no std.
-        managed_rustflags = Some(flags.join(" "));
+        managed_rustflags = Some((flags.join(" "), sysroot.clone()));
     } else if let Some(flags) = ctx.var(ev::XX_RUSTFLAGS) {
         set(target_rustflags.clone(), flags.into());
     }
     if let Some(runner) = runner(ctx, t, args)? {
         set(format!("CARGO_TARGET_{upper}_RUNNER"), runner.into());
     }
-    if let Some(flags) = managed_rustflags {
-        cmd.env(&target_rustflags, flags);
+    if let Some((flags, sysroot)) = managed_rustflags {
+        // cargo takes the first of CARGO_ENCODED_RUSTFLAGS, RUSTFLAGS and the target's
+        // flags: the sysroot goes into the one it reads. With --target, the first two
+        // reach target crates only, as the third does.
+        if let Some(encoded) = ctx.var(ev::CARGO_ENCODED_RUSTFLAGS) {
+            cmd.env(
+                ev::CARGO_ENCODED_RUSTFLAGS,
+                format!("{encoded}\x1f{sysroot}"),
+            );
+        } else if let Some(user) = ctx.var(ev::RUSTFLAGS) {
+            cmd.env(ev::RUSTFLAGS, format!("{user} {sysroot}"));
+        } else {
+            cmd.env(&target_rustflags, flags);
+        }
     }
     if plan.std == Std::FromSource {
         cmd.env("RUSTC_BOOTSTRAP", "1");

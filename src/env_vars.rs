@@ -46,6 +46,8 @@ env_vars! {
     XX_APT_PRIMARY_MIRROR, "apt", "URL of the main archive for arches it serves, when the host's sources name only a ports mirror.";
     XX_APT_PORTS_MIRROR, "apt", "URL of the ports mirror for arches the distribution serves there (Ubuntu arm64, …).";
     XX_RUSTFLAGS, "cargo", "RUSTFLAGS for the target only (CARGO_TARGET_<T>_RUSTFLAGS).";
+    RUSTFLAGS, "cargo", "Kept; cargo reads it before CARGO_TARGET_<T>_RUSTFLAGS, so xx-cargo appends its --sysroot (a managed std) to it.";
+    CARGO_ENCODED_RUSTFLAGS, "cargo", "As RUSTFLAGS (cargo reads it first).";
     XX_CARGO_NOLOCK, "cargo", "Do not take the setup lock.";
     XX_CARGO_TOOLCHAIN, "cargo", "rustup or distro: which cargo/rustc builds (default: the cargo on PATH).";
     XX_VERIFY_STATIC, "verify", "1: every file must be statically linked (like --static).";

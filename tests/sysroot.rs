@@ -453,6 +453,9 @@ fn unprivileged_xx_cargo_links_a_sys_crate_against_the_managed_sysroot() {
                 .display()
                 .to_string(),
         ),
+        // A user's RUSTFLAGS, which cargo reads before the target's flags: the managed
+        // std must still be found.
+        ("RUSTFLAGS".into(), "-C debuginfo=1".into()),
     ]);
     let distro = run_as(
         As::NobodyHidden,

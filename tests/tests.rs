@@ -5,6 +5,7 @@ mod build;
 mod cargo;
 mod cc;
 mod deb_archive;
+mod dockerfile;
 mod docs;
 mod fault_proxy;
 mod hostile_files;

@@ -147,6 +147,7 @@ pub fn command() -> Command {
             Command::new("run")
                 .about("Run one platform of an image under qemu-user, rootless (its entrypoint and cmd, or CMD)")
                 .arg(Arg::new("platform").long("platform").value_name("OS/ARCH[/VARIANT]").help("Default: the build machine's, else the first"))
+                .arg(Arg::new("entrypoint").long("entrypoint").value_name("PROGRAM").help("Instead of the image's entrypoint (and its CMD), as docker run --entrypoint"))
                 .arg(Arg::new("reference").required(true).value_name("REF"))
                 .arg(Arg::new("command").value_name("CMD").num_args(1..).last(true)),
         ))
@@ -208,6 +209,7 @@ pub fn run(ctx: &Context, m: &ArgMatches) -> Result<ExitCode> {
             return super::run::run(
                 &string("reference").unwrap_or_default(),
                 string("platform").as_deref(),
+                string("entrypoint").as_deref(),
                 &strings("command"),
                 t,
             )

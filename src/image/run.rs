@@ -21,6 +21,7 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 pub fn run(
     reference: &str,
     platform: Option<&str>,
+    entrypoint: Option<&str>,
     command: &[String],
     t: Transport<'_>,
 ) -> Result<ExitCode> {
@@ -63,7 +64,7 @@ pub fn run(
         .with_context(|| format!("{reference} ({image_platform}, {})", desc.digest))?;
 
     let settings = &config["config"];
-    let argv = argv(settings, command)?;
+    let argv = argv(settings, entrypoint, command)?;
     let env = strings(&settings["Env"]);
     let path = env
         .iter()
@@ -98,10 +99,15 @@ pub fn run(
 }
 
 /// CMD given after `--`, else the image's Entrypoint + Cmd (Docker's rule: a CMD given
-/// replaces Cmd and keeps the Entrypoint).
-fn argv(settings: &Value, command: &[String]) -> Result<Vec<String>> {
-    let mut argv = strings(&settings["Entrypoint"]);
-    if command.is_empty() {
+/// replaces Cmd and keeps the Entrypoint). `--entrypoint` replaces the Entrypoint and
+/// drops the image's Cmd, as `docker run --entrypoint` does ("" leaves none).
+fn argv(settings: &Value, entrypoint: Option<&str>, command: &[String]) -> Result<Vec<String>> {
+    let mut argv = match entrypoint {
+        Some("") => Vec::new(),
+        Some(program) => vec![program.to_string()],
+        None => strings(&settings["Entrypoint"]),
+    };
+    if command.is_empty() && entrypoint.is_none() {
         argv.extend(strings(&settings["Cmd"]));
     } else {
         argv.extend(command.iter().cloned());

@@ -115,6 +115,11 @@ impl Root {
     /// A symlink `name -> target`; absolute targets are rewritten relative to `name`'s
     /// place, and a target that would resolve outside the root is refused.
     pub fn symlink(&self, name: &str, target: &str) -> Result<()> {
+        if is_merged_usr_link(name, target) {
+            // A merged-/usr tree's own `bin -> usr/bin` (every current Debian image
+            // has them): merge_usr made it already.
+            return Ok(());
+        }
         let comps = physical(name)?;
         let Some((leaf, parent_comps)) = comps.split_last() else {
             bail!("refusing a symlink at the root itself");
@@ -229,6 +234,14 @@ fn replace_error(name: &str, e: io::Error) -> anyhow::Error {
         }
         _ => anyhow!("cannot put {name} in place: {e}"),
     }
+}
+
+/// `bin -> usr/bin` and the like, at the top of the tree.
+fn is_merged_usr_link(name: &str, target: &str) -> bool {
+    let name = name.trim_start_matches("./").trim_end_matches('/');
+    MERGED.contains(&name)
+        && relative_target(&[], target)
+            .is_some_and(|t| t.trim_end_matches('/') == format!("usr/{name}"))
 }
 
 /// An archive member name as components inside the root: `./` and empty parts
@@ -480,6 +493,20 @@ mod tests {
         assert!(physical("../evil").is_err());
         assert!(physical("./usr/../../evil").is_err());
         assert!(physical("/etc/passwd").is_err());
+    }
+
+    #[test]
+    fn an_images_own_merged_usr_links_are_already_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        root.merge_usr().unwrap();
+        root.symlink("bin", "usr/bin").unwrap();
+        root.symlink("./lib/", "/usr/lib").unwrap();
+        assert!(root.symlink("sbin", "usr/bin").is_err());
+        assert_eq!(
+            std::fs::read_link(dir.path().join("bin")).unwrap(),
+            Path::new("usr/bin")
+        );
     }
 
     #[test]
