@@ -1,10 +1,11 @@
 //! What long commands (`xx image`, downloads) tell the user while they work, on stderr:
 //! one line per step (layer, blob, manifest, file); on a terminal also a live status line of the bytes moving (redrawn at
-//! most ten times a second, cleared before each line); nothing with `--quiet`.
+//! most ten times a second, cleared before each line) and a board of per-item lines
+//! redrawn in place (`xx build`'s platforms); nothing with `--quiet`.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 static QUIET: AtomicBool = AtomicBool::new(false);
@@ -55,12 +56,88 @@ pub fn step(verb: &str, digest: &str, size: u64, what: &str) {
 
 fn print_line(line: &str) {
     let mut err = std::io::stderr().lock();
+    let board = BOARD.lock().unwrap_or_else(|e| e.into_inner());
     if live() {
         let _ = write!(err, "\r\x1b[K");
+        erase_board(&mut err, &board);
     }
     let _ = writeln!(err, "{line}");
-    if live() && ACTIVE.load(Ordering::Relaxed) > 0 {
-        draw(&mut err);
+    if live() {
+        draw_board(&mut err, &board);
+        if ACTIVE.load(Ordering::Relaxed) > 0 {
+            draw(&mut err);
+        }
+    }
+}
+
+/// Status lines, one per item (xx build's platforms), redrawn in place on a terminal
+/// below the step lines; gone from the screen's bottom when the board ends, the last
+/// state left standing.
+static BOARD: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+pub struct Board;
+
+/// A board of `rows`, or None where nothing is drawn live (no terminal, --quiet).
+pub fn board(rows: Vec<String>) -> Option<Board> {
+    if !live() {
+        return None;
+    }
+    let mut err = std::io::stderr().lock();
+    let mut board = BOARD.lock().unwrap_or_else(|e| e.into_inner());
+    *board = rows;
+    draw_board(&mut err, &board);
+    Some(Board)
+}
+
+impl Board {
+    /// Replaces row `i` and redraws.
+    pub fn set(&self, i: usize, text: String) {
+        let mut err = std::io::stderr().lock();
+        let mut board = BOARD.lock().unwrap_or_else(|e| e.into_inner());
+        if i >= board.len() || board[i] == text {
+            return;
+        }
+        let _ = write!(err, "\r\x1b[K");
+        erase_board(&mut err, &board);
+        board[i] = text;
+        draw_board(&mut err, &board);
+    }
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        BOARD.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+fn erase_board(err: &mut impl std::io::Write, board: &[String]) {
+    if !board.is_empty() {
+        let _ = write!(err, "\x1b[{}A\r\x1b[J", board.len());
+    }
+}
+
+fn draw_board(err: &mut impl std::io::Write, board: &[String]) {
+    let width = terminal_width();
+    for row in board {
+        // A row that wrapped would throw the cursor arithmetic off.
+        let shown: String = row
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(width.saturating_sub(1))
+            .collect();
+        let _ = writeln!(err, "{shown}");
+    }
+    let _ = err.flush();
+}
+
+fn terminal_width() -> usize {
+    // SAFETY: TIOCGWINSZ fills a winsize; the result is checked.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_col > 0 {
+        usize::from(size.ws_col)
+    } else {
+        80
     }
 }
 

@@ -96,6 +96,7 @@ fn cmake_c_for_three_platforms_packs_one_verified_image() {
         let row = row(&out.stdout, platform);
         assert!(row.contains(" ok "), "{row}");
         assert!(row.contains("2."), "the newest glibc it needs: {row}");
+        assert!(row.contains(" sha256:"), "its manifest's digest: {row}");
         assert!(ex
             .path(&format!(
                 "target/xx-build/{}.log",
@@ -293,4 +294,44 @@ fn relative_links_point_at_the_binary_beside_them() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&info.stdout).trim(), "arm");
+}
+
+/// On a terminal: one line per platform, redrawn in place (what it is doing and the
+/// last line of its log), the outcome left standing; no per-step lines in between.
+#[test]
+fn a_terminal_gets_one_live_line_per_platform() {
+    if !require_tools(&["script"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = dir.path().join("tty");
+    let xx = env!("CARGO_BIN_EXE_xx");
+    let command = format!(
+        "{xx} build --platform linux/amd64,linux/arm64 -j2 --log-dir {} -- \
+         sh -c 'echo compiling $TARGETARCH; sleep 1'",
+        dir.path().join("logs").display()
+    );
+    let status = hermetic(Path::new("script"), dir.path())
+        .args(["-q", "-e", "-c", &command])
+        .arg(&transcript)
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run script");
+    assert!(status.success());
+    let screen = String::from_utf8_lossy(&std::fs::read(&transcript).unwrap()).into_owned();
+    assert!(screen.contains("\x1b[2A"), "redrawn in place:\n{screen}");
+    for arch in ["amd64", "arm64"] {
+        let platform = format!("linux/{arch}");
+        assert!(
+            screen.contains(&format!("{platform:<16} building")),
+            "{screen}"
+        );
+        assert!(screen.contains(&format!("compiling {arch}")), "{screen}");
+        assert!(
+            screen.contains(&format!("{platform:<16} ok in")),
+            "{screen}"
+        );
+    }
+    assert!(!screen.contains("building (log:"), "{screen}");
 }

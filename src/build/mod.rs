@@ -10,6 +10,7 @@
 
 mod artifacts;
 pub mod command;
+mod live;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -71,23 +72,38 @@ pub fn run(ctx: &Context, m: &clap::ArgMatches) -> Result<ExitCode> {
     let cargo = args.command.first().is_some_and(|c| c == "cargo");
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = if cargo { 1 } else { args.jobs.unwrap_or(cpus) };
+    let live = live::Live::new(
+        targets
+            .iter()
+            .map(|t| (t.platform(), log_path(&args, t)))
+            .collect(),
+    );
     // A queue, not batches: a slow platform never holds a free slot back.
     let mut outcomes: Vec<Outcome> = Vec::new();
-    crate::jobs::pipeline(
-        &targets,
-        jobs,
-        |t| Ok(build_one(&ctx, &args, t, bin.path(), cargo)),
-        |_, outcome| {
-            outcomes.push(outcome);
-            Ok(())
-        },
-    )?;
+    std::thread::scope(|s| {
+        s.spawn(|| live.run_ticker());
+        let built = crate::jobs::pipeline(
+            &targets,
+            jobs,
+            |t| {
+                let i = targets.iter().position(|x| std::ptr::eq(x, t));
+                Ok(build_one(&ctx, &args, t, bin.path(), cargo, &live, i))
+            },
+            |_, outcome| {
+                outcomes.push(outcome);
+                Ok(())
+            },
+        );
+        live.end();
+        built
+    })?;
+    drop(live);
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
-    let digest = match (&args.output, failed.is_empty()) {
+    let image = match (&args.output, failed.is_empty()) {
         (Some(output), true) => Some(pack(&ctx, &args, &outcomes, output, cpus)?),
         _ => None,
     };
-    report::print(&outcomes, digest.as_deref())?;
+    report::print(&outcomes, image.as_ref())?;
     if failed.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -127,16 +143,13 @@ fn build_one(
     target: &Resolved,
     bin: &Path,
     cargo: bool,
+    live: &live::Live,
+    row: Option<usize>,
 ) -> Outcome {
     let start = Instant::now();
-    let log = args
-        .log_dir
-        .join(format!("{}.log", artifacts::slug(target)));
-    crate::progress::note(&format!(
-        "{}: building (log: {})",
-        target.platform(),
-        log.display()
-    ));
+    let log = log_path(args, target);
+    let row = row.unwrap_or(usize::MAX);
+    live.started(row);
     let result =
         build_and_verify(ctx, args, target, bin, cargo, &log).map_err(|e| format!("{e:#}"));
     let seconds = start.elapsed().as_secs_f64();
@@ -144,13 +157,18 @@ fn build_one(
         Ok(_) => "ok".to_string(),
         Err(e) => format!("failed: {e}"),
     };
-    crate::progress::note(&format!("{}: {status} in {seconds:.1}s", target.platform()));
+    live.finished(row, format!("{status} in {seconds:.1}s"));
     Outcome {
         target: target.clone(),
         log,
         seconds,
         result,
     }
+}
+
+fn log_path(args: &BuildArgs, target: &Resolved) -> PathBuf {
+    args.log_dir
+        .join(format!("{}.log", artifacts::slug(target)))
 }
 
 fn build_and_verify(
@@ -257,7 +275,7 @@ fn pack(
     outcomes: &[Outcome],
     output: &str,
     jobs: usize,
-) -> Result<String> {
+) -> Result<crate::image::Created> {
     let stage_root = crate::scratch::ScratchDir::new_in(&ctx.temp_dir(), "xx-build-stage.")?;
     let mut platforms = Vec::new();
     for o in outcomes {

@@ -1,18 +1,19 @@
 //! The end of `xx build`: a table of every platform (status, time, artifact size,
-//! newest glibc needed) and the image's index digest on stdout; a failed platform's log
-//! tail on stderr.
+//! newest glibc needed, its manifest's digest) and the image's index digest on stdout;
+//! a failed platform's log tail on stderr.
 
 use std::io::{BufRead as _, BufReader};
 
 use super::Outcome;
+use crate::image::Created;
 
 /// How many lines of a failed platform's log are shown.
 const TAIL: usize = 15;
 
-pub fn print(outcomes: &[Outcome], digest: Option<&str>) -> std::io::Result<()> {
+pub fn print(outcomes: &[Outcome], image: Option<&Created>) -> std::io::Result<()> {
     let mut out = format!(
-        "{:<16} {:<8} {:>8} {:>10} {:>7}\n",
-        "PLATFORM", "STATUS", "TIME", "SIZE", "GLIBC"
+        "{:<16} {:<8} {:>8} {:>10} {:>7}  {}\n",
+        "PLATFORM", "STATUS", "TIME", "SIZE", "GLIBC", "IMAGE"
     );
     for o in outcomes {
         let (status, size, glibc) = match &o.result {
@@ -23,17 +24,17 @@ pub fn print(outcomes: &[Outcome], digest: Option<&str>) -> std::io::Result<()> 
             ),
             Err(_) => ("FAILED", "-".to_string(), "-".to_string()),
         };
+        let platform = o.target.platform();
+        let manifest = image
+            .and_then(|i| i.manifests.iter().find(|(p, _)| *p == platform))
+            .map_or("-", |(_, digest)| digest.as_str());
         out.push_str(&format!(
-            "{:<16} {:<8} {:>7.1}s {:>10} {:>7}\n",
-            o.target.platform(),
-            status,
-            o.seconds,
-            size,
-            glibc
+            "{:<16} {:<8} {:>7.1}s {:>10} {:>7}  {}\n",
+            platform, status, o.seconds, size, glibc, manifest
         ));
     }
-    if let Some(d) = digest {
-        out.push_str(&format!("index {d}\n"));
+    if let Some(i) = image {
+        out.push_str(&format!("index {}\n", i.index));
     }
     crate::output::text(out)
 }

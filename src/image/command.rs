@@ -198,13 +198,16 @@ pub fn run(ctx: &Context, m: &ArgMatches) -> Result<ExitCode> {
     };
     crate::progress::set_quiet(c.get_flag("quiet"));
     let digest = match name {
-        "create" => super::create(
-            &CreateArgs {
-                shared: c.get_one::<std::path::PathBuf>("shared").cloned(),
-                ..create_args(c, strings("platform"), string("output").unwrap_or_default())
-            },
-            t,
-        )?,
+        "create" => {
+            super::create(
+                &CreateArgs {
+                    shared: c.get_one::<std::path::PathBuf>("shared").cloned(),
+                    ..create_args(c, strings("platform"), string("output").unwrap_or_default())
+                },
+                t,
+            )?
+            .index
+        }
         "run" => {
             return super::run::run(
                 &string("reference").unwrap_or_default(),

@@ -100,7 +100,13 @@ impl Format {
 }
 
 /// Creates the image; returns the index digest.
-pub fn create(args: &CreateArgs, t: Transport<'_>) -> Result<String> {
+/// What `create` made: the index's digest, and each platform's manifest digest.
+pub struct Created {
+    pub index: String,
+    pub manifests: Vec<(String, String)>,
+}
+
+pub fn create(args: &CreateArgs, t: Transport<'_>) -> Result<Created> {
     let out_ref = Reference::parse(&args.output).map_err(|e| anyhow!("--output {e}"))?;
     let mut inputs = args
         .platforms
@@ -209,7 +215,14 @@ pub fn create(args: &CreateArgs, t: Transport<'_>) -> Result<String> {
         copy::copy_tree(staging, &dst.store, &index, &bytes, dst.scratch(), t)?;
     }
     dst.finish(&index, &bytes)?;
-    Ok(index.digest)
+    Ok(Created {
+        index: index.digest,
+        manifests: inputs
+            .iter()
+            .zip(manifests)
+            .map(|(p, m)| (p.name(), m.digest))
+            .collect(),
+    })
 }
 
 fn inputs_platforms(inputs: &[PlatformInput]) -> Vec<String> {

@@ -23,5 +23,5 @@ mod rootfs;
 pub mod run;
 pub mod store;
 
-pub use create::{create, CreateArgs};
+pub use create::{create, CreateArgs, Created};
 pub use inspect::inspect;
