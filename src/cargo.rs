@@ -379,6 +379,31 @@ fn install_distro_std(ctx: &Context, rustc: &Path, t: &cc::Target) -> Result<()>
     crate::proc::run_captured(&mut cmd).map(drop)
 }
 
+/// The linker variable xx-cargo sets for `ctx`'s target and its value, the xx-cc alias
+/// made ready; None where the user set that variable or chose a glibc (a zig alias).
+/// `xx build` gives it to the other platforms' runs too: cargo fingerprints the host
+/// units' linker, and the same value lets every platform share the host build scripts.
+pub fn target_linker(ctx: &Context) -> Result<Option<(String, PathBuf)>> {
+    let ctx = with_cargo_defaults(ctx);
+    if ctx.var(ev::XX_GLIBC_VERSION).is_some() {
+        return Ok(None);
+    }
+    let cc_target = cc::Target::new(&ctx, None)?;
+    let triple = Row::by_libc(cc_target.row.rust, &cc_target.resolved.libc)
+        .ok_or_else(|| anyhow!("Rust has no target for {}", cc_target.resolved.platform()))?;
+    let name = linker_var(triple);
+    if ctx.var(&name).is_some() {
+        return Ok(None);
+    }
+    cc::ensure(&ctx, &cc_target)?;
+    let linker = cc::prefix_dir(&ctx).join(format!("{}-clang", cc_target.name));
+    Ok(Some((name, linker)))
+}
+
+fn linker_var(rust_triple: &str) -> String {
+    format!("CARGO_TARGET_{}_LINKER", cargo_env_name(rust_triple))
+}
+
 /// `CARGO_TARGET_<T>_…`: cargo's spelling of a triple in variable names.
 fn cargo_env_name(triple: &str) -> String {
     triple.to_ascii_uppercase().replace(['-', '.'], "_")
@@ -418,10 +443,7 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
             cmd.env(name, value);
         }
     };
-    set(
-        format!("CARGO_TARGET_{upper}_LINKER"),
-        compiler("clang").into(),
-    );
+    set(linker_var(&plan.rust_triple), compiler("clang").into());
     set(format!("CC_{lower}"), compiler("clang").into());
     set(format!("CXX_{lower}"), compiler("clang++").into());
     if alias("ar").exists() {

@@ -270,6 +270,15 @@ fn cargo_shorthand_builds_the_rust_example_with_its_c_part() {
         assert_eq!(ran.code, 0, "{}", ran.stderr);
         assert_eq!(ran.stdout.trim(), format!("hello-rs on {machine}"));
     }
+    // The build script's crates (host units) are built in the first run only: the
+    // second gets the native run's linker variable, so cargo finds them fresh.
+    let logs: Vec<String> = ["linux-amd64.log", "linux-arm64.log"]
+        .iter()
+        .map(|l| std::fs::read_to_string(ex.path(&format!("target/xx-build/{l}"))).unwrap())
+        .collect();
+    let built_cc = |log: &str| log.contains("Compiling cc v");
+    assert!(built_cc(&logs[0]), "{}", logs[0]);
+    assert!(!built_cc(&logs[1]), "{}", logs[1]);
 }
 
 /// An image's /usr/bin: `xx-NAME -> xx` links beside the binary, which run as their

@@ -70,6 +70,15 @@ pub fn run(ctx: &Context, m: &clap::ArgMatches) -> Result<ExitCode> {
     std::fs::create_dir_all(&args.log_dir)
         .with_context(|| format!("cannot create the log directory {}", args.log_dir.display()))?;
     let cargo = args.command.first().is_some_and(|c| c == "cargo");
+    let setup = Setup {
+        bin: bin.path(),
+        cargo,
+        host_linker: if cargo {
+            shared_host_linker(&ctx, &targets)
+        } else {
+            None
+        },
+    };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = if cargo { 1 } else { args.jobs.unwrap_or(cpus) };
     let live = live::Live::new(
@@ -87,7 +96,7 @@ pub fn run(ctx: &Context, m: &clap::ArgMatches) -> Result<ExitCode> {
             jobs,
             |t| {
                 let i = targets.iter().position(|x| std::ptr::eq(x, t));
-                Ok(build_one(&ctx, &args, t, bin.path(), cargo, &live, i))
+                Ok(build_one(&ctx, &args, t, &setup, &live, i))
             },
             |_, outcome| {
                 outcomes.push(outcome);
@@ -137,12 +146,37 @@ fn resolve_all(ctx: &Context, platforms: &[String]) -> Result<Vec<Resolved>> {
     Ok(targets)
 }
 
+/// What every platform's run shares.
+struct Setup<'a> {
+    /// xx's helpers under their names, first on PATH.
+    bin: &'a Path,
+    /// The cargo shorthand: the command runs as xx-cargo.
+    cargo: bool,
+    /// The native platform's linker variable, given to the others' runs (cargo).
+    host_linker: Option<(String, PathBuf)>,
+}
+
+/// With the native platform among several, cargo's host units (build scripts, proc
+/// macros) link with the native target's linker in its run; the other runs get the same
+/// variable, or cargo would fingerprint their host units apart and build them twice.
+fn shared_host_linker(ctx: &Context, targets: &[Resolved]) -> Option<(String, PathBuf)> {
+    let host = crate::platform::Platform::host(ctx)?;
+    let native = Resolved::for_platform(ctx, &host.to_string()).platform();
+    if targets.len() < 2 || !targets.iter().any(|t| t.platform() == native) {
+        return None;
+    }
+    let mut scoped = ctx.clone_vars();
+    scoped.set_var(ev::TARGETPAIR, "");
+    scoped.set_var(ev::TARGETPLATFORM, &native);
+    // On failure the native platform's own run reports it; the others build as alone.
+    crate::cargo::target_linker(&scoped).ok().flatten()
+}
+
 fn build_one(
     ctx: &Context,
     args: &BuildArgs,
     target: &Resolved,
-    bin: &Path,
-    cargo: bool,
+    setup: &Setup,
     live: &live::Live,
     row: Option<usize>,
 ) -> Outcome {
@@ -150,8 +184,7 @@ fn build_one(
     let log = log_path(args, target);
     let row = row.unwrap_or(usize::MAX);
     live.started(row);
-    let result =
-        build_and_verify(ctx, args, target, bin, cargo, &log).map_err(|e| format!("{e:#}"));
+    let result = build_and_verify(ctx, args, target, setup, &log).map_err(|e| format!("{e:#}"));
     let seconds = start.elapsed().as_secs_f64();
     let status = match &result {
         Ok(_) => "ok".to_string(),
@@ -175,12 +208,11 @@ fn build_and_verify(
     ctx: &Context,
     args: &BuildArgs,
     target: &Resolved,
-    bin: &Path,
-    cargo: bool,
+    setup: &Setup,
     log: &Path,
 ) -> Result<artifacts::Verified> {
     let mut note = None;
-    let mut cmd = target_command(ctx, args, target, bin, cargo, &mut note)?;
+    let mut cmd = target_command(ctx, args, target, setup, &mut note)?;
     let mut file =
         std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
     if let Some(note) = note {
@@ -197,7 +229,7 @@ fn build_and_verify(
     if !status.success() {
         bail!("{program} {status}");
     }
-    let cargo_args = cargo.then(|| &args.command[1..]);
+    let cargo_args = setup.cargo.then(|| &args.command[1..]);
     let found = artifacts::locate(ctx, &args.artifacts, target, cargo_args)?;
     if found.is_empty() && args.output.is_some() {
         bail!("nothing to pack: name the outputs with --artifact");
@@ -212,10 +244,10 @@ fn target_command(
     ctx: &Context,
     args: &BuildArgs,
     target: &Resolved,
-    bin: &Path,
-    cargo: bool,
+    setup: &Setup,
     note: &mut Option<String>,
 ) -> Result<Command> {
+    let (bin, cargo) = (setup.bin, setup.cargo);
     let mut scoped = ctx.clone_vars();
     scoped.set_var(ev::TARGETPAIR, "");
     scoped.set_var(ev::TARGETPLATFORM, &target.platform());
@@ -244,6 +276,10 @@ fn target_command(
         .env("PATH", path);
     if let Some(epoch) = ctx.var(ev::SOURCE_DATE_EPOCH) {
         cmd.env(ev::SOURCE_DATE_EPOCH, epoch);
+    }
+    if let Some((name, linker)) = &setup.host_linker {
+        // The native run too: it is the value its xx-cargo would set.
+        cmd.env(name, linker);
     }
     if !cargo {
         // A build that needs no C compiler (Go, a copy) still runs where there is none;
