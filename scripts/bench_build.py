@@ -129,8 +129,8 @@ def project(work):
     return src
 
 
-# qemu-user 7.2 now and then deadlocks in a guest's fork (cargo's), seen once in a few
-# runs: such a run is killed and timed again rather than waiting forever.
+# Under qemu-user 7.2 an emulated cargo now and then stops for good (asleep, no CPU;
+# seen once in a few runs): such a run is killed and timed again, not waited for.
 EMULATED_ATTEMPTS = 3
 EMULATED_TIMEOUT = 600
 
