@@ -62,9 +62,30 @@ fn ok(out: Checked, what: &str) -> Checked {
     out
 }
 
-/// The xx image as Dockerfiles use it: this build's binary as /usr/bin/xx and every
-/// xx-NAME link beside it, for the build machine's platform.
+/// The xx image the Dockerfile copies from, pushed to the registry: the one
+/// `scripts/build-xx-image` made (XX_TEST_XX_IMAGE, set by scripts/test: xx built by xx
+/// build for three platforms, twice, one digest), else one made here from this build's
+/// binary for the build machine only, and the skip says so.
 fn xx_image(dir: &Path, registry: &Registry) -> String {
+    let reference = format!("{}/xx:latest", registry.addr);
+    if let Ok(built) = std::env::var("XX_TEST_XX_IMAGE") {
+        ok(
+            xx(&["image", "copy", "-q", "--all", &built, &reference]),
+            "xx image copy (the xx image)",
+        );
+        let inspect = ok(
+            xx(&["image", "inspect", &reference]),
+            "inspect the xx image",
+        );
+        for (platform, _) in PLATFORMS {
+            assert!(inspect.stdout.contains(platform), "{}", inspect.stdout);
+        }
+        return reference;
+    }
+    skip(
+        "XX_TEST_XX_IMAGE is not set (scripts/test builds it): the xx image is made \
+         from the test binary, for the build machine only",
+    );
     let bin = dir.join("xx-stage/usr/bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::copy(env!("CARGO_BIN_EXE_xx"), bin.join("xx")).unwrap();
@@ -72,7 +93,6 @@ fn xx_image(dir: &Path, registry: &Registry) -> String {
         xx(&["install-links", "--relative", bin.to_str().unwrap()]),
         "install-links",
     );
-    let reference = format!("{}/xx:latest", registry.addr);
     let stage = format!("linux/amd64={}", dir.join("xx-stage").display());
     ok(
         xx(&[

@@ -73,11 +73,7 @@ pub fn run(ctx: &Context, m: &clap::ArgMatches) -> Result<ExitCode> {
     let setup = Setup {
         bin: bin.path(),
         cargo,
-        host_linker: if cargo {
-            shared_host_linker(&ctx, &targets)
-        } else {
-            None
-        },
+        host_linker: shared_host_linker(&ctx, &targets),
     };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = if cargo { 1 } else { args.jobs.unwrap_or(cpus) };
@@ -152,13 +148,15 @@ struct Setup<'a> {
     bin: &'a Path,
     /// The cargo shorthand: the command runs as xx-cargo.
     cargo: bool,
-    /// The native platform's linker variable, given to the others' runs (cargo).
+    /// The native platform's cargo linker variable, given to every platform's run.
     host_linker: Option<(String, PathBuf)>,
 }
 
 /// With the native platform among several, cargo's host units (build scripts, proc
 /// macros) link with the native target's linker in its run; the other runs get the same
-/// variable, or cargo would fingerprint their host units apart and build them twice.
+/// variable, or cargo would fingerprint their host units apart and build them (and all
+/// that depends on a proc macro) again in every run that follows another. Set for any
+/// command: a script may run xx-cargo or cargo.
 fn shared_host_linker(ctx: &Context, targets: &[Resolved]) -> Option<(String, PathBuf)> {
     let host = crate::platform::Platform::host(ctx)?;
     let native = Resolved::for_platform(ctx, &host.to_string()).platform();
