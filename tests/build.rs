@@ -37,11 +37,7 @@ impl Example {
             .env("SOURCE_DATE_EPOCH", "1700000000")
             .output()
             .expect("run xx");
-        Checked {
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            code: out.status.code().unwrap_or(-9),
-        }
+        Checked::from(out)
     }
 }
 

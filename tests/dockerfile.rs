@@ -50,11 +50,7 @@ fn xx(args: &[&str]) -> Checked {
     .env("SOURCE_DATE_EPOCH", "1700000000")
     .output()
     .expect("run xx");
-    Checked {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        code: out.status.code().unwrap_or(-9),
-    }
+    Checked::from(out)
 }
 
 fn ok(out: Checked, what: &str) -> Checked {
@@ -199,11 +195,7 @@ fn buildah(dir: &Path, args: &[&str]) -> Checked {
         .env("BUILDAH_ISOLATION", "chroot")
         .output()
         .expect("run buildah");
-    Checked {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        code: out.status.code().unwrap_or(-9),
-    }
+    Checked::from(out)
 }
 
 #[test]

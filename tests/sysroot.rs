@@ -188,11 +188,7 @@ fn run_limited(cmd: &mut Command) -> Checked {
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = child.wait_with_output().unwrap();
-    Checked {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        code: out.status.code().unwrap_or(-9),
-    }
+    Checked::from(out)
 }
 
 fn xx() -> String {

@@ -105,6 +105,17 @@ pub struct Checked {
     pub code: i32,
 }
 
+/// A finished process as the tests read it: a death by signal is code -9.
+impl From<std::process::Output> for Checked {
+    fn from(out: std::process::Output) -> Checked {
+        Checked {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code().unwrap_or(-9),
+        }
+    }
+}
+
 /// Runs and returns stdout/stderr/exit code; panics on a signal (a crash is a failure).
 pub fn run(r: &Run) -> Checked {
     let out = r.output();
