@@ -38,6 +38,13 @@ env_vars! {
     XX_CC_COMPILER, "cc", "Backend: clang (default when installed), gcc (Debian's <triple>-gcc) or zig.";
     XX_CC_DEPTH, "cc", "Set by xx-cc for the compiler it runs; a loop back into xx stops at 3.";
     XX_CC_PREFER_LINKER, "cc", "lld (default), ld or gold.";
+    XX_GO_PREFER_C_COMPILER, "go", "cgo's compiler: clang (default: xx-clang's aliases) or zig (`zig cc -target …`); the target's gcc when neither is found.";
+    GOARM, "go", "Kept when set; else xx-go sets it from the arm variant (5, 6, else 7).";
+    GOAMD64, "go", "Kept when set; else xx-go sets it from the amd64 variant (v2-v4).";
+    GOMIPS, "go", "Kept when set; else the mips/mipsle variant (hardfloat, softfloat).";
+    GOMIPS64, "go", "Kept when set; else the mips64/mips64le variant.";
+    GOBIN, "go", "Set: xx-go leaves PATH alone; unset: $GOPATH/bin/<GOOS>_<GOARCH> goes first on PATH.";
+    GOPATH, "go", "Where `go install` puts cross-built commands (bin/<GOOS>_<GOARCH>).";
     XX_CC_PREFER_STATIC_LINKER, "cc", "Set: bfd ld where lld's static output is not trusted (386, ppc64le).";
     XX_APT_PREFER_CROSS, "apt", "Prefer Debian's <pkg>-<arch>-cross packages over <pkg>:<arch>.";
     XX_APT_FORCE_RISCV64, "apt", "Install riscv64 packages even where the distribution release has none.";

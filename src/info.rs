@@ -240,7 +240,7 @@ fn go_env(r: &Resolved) -> Result<String> {
     Ok(lines.join("\n"))
 }
 
-fn zig_target(ctx: &Context, r: &Resolved) -> Result<String> {
+pub fn zig_target(ctx: &Context, r: &Resolved) -> Result<String> {
     let t = row(r)?;
     let zig = Target::by_libc(t.zig, &r.libc).ok_or_else(|| {
         anyhow::anyhow!("no zig target for {} with libc {}", r.platform(), r.libc)

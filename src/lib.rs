@@ -14,6 +14,7 @@ pub mod debian;
 pub mod doctor;
 pub mod env_vars;
 mod fsutil;
+pub mod go;
 pub mod image;
 pub mod info;
 mod jobs;
@@ -35,7 +36,7 @@ use context::Context;
 
 /// The `xx-NAME` personalities; `xx install-links` creates one link per name.
 pub const PERSONALITIES: &[&str] = &[
-    "info", "verify", "cc", "c++", "clang", "clang++", "apt", "apt-get", "cargo",
+    "info", "verify", "cc", "c++", "clang", "clang++", "apt", "apt-get", "cargo", "go",
 ];
 
 /// Dispatches one process: picks the personality from argv[0] (or `xx NAME`) and runs it.
@@ -85,6 +86,7 @@ pub fn run_multicall() -> ExitCode {
         "cc" | "c++" | "clang" | "clang++" => cc::run_personality(&ctx, &name, &args_os),
         "apt" | "apt-get" => apt::run(&ctx, &name, &args),
         "cargo" => cargo::run(&ctx, &args_os),
+        "go" => go::run(&ctx, &args_os),
         other => Err(anyhow::anyhow!(
             "unknown personality xx-{other}; known: {}",
             PERSONALITIES.join(", ")

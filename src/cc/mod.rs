@@ -11,8 +11,8 @@ mod prefix;
 mod setup;
 
 pub use files::build_env;
-pub use prefix::{dir as prefix_dir, find_tool};
-pub use setup::{ensure, linker_flag};
+pub use prefix::{dir as prefix_dir, find_tool, on_path};
+pub use setup::{ensure, ensure_aliases, linker_flag};
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};

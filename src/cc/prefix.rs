@@ -40,6 +40,14 @@ pub fn find_tool(ctx: &Context, name: &str) -> Option<PathBuf> {
     on_path.or_else(|| crate::toolchain::installed_tool(ctx, name))
 }
 
+/// `command -v NAME`: the first executable `name` on PATH, links to xx included (the
+/// target aliases are such links).
+pub fn on_path(ctx: &Context, name: &str) -> Option<PathBuf> {
+    std::env::split_paths(ctx.var("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
+}
+
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     p.metadata()

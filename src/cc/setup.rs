@@ -91,6 +91,19 @@ pub fn ensure(ctx: &Context, t: &Target) -> Result<PathBuf> {
     Ok(cfg)
 }
 
+/// The `<triple>-*` aliases only: each compile through them sets up the rest (the
+/// sysroot included) as any xx-clang call does, so a caller that may never compile
+/// (xx-go for a pure-Go build) fetches nothing.
+pub fn ensure_aliases(ctx: &Context, t: &Target) -> Result<()> {
+    let dir = prefix::dir(ctx);
+    if dir.join(format!("{}-clang++", t.name)).is_file() {
+        return Ok(());
+    }
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let _lock = lock(&dir)?;
+    write_aliases(ctx, t, &dir)
+}
+
 fn lock(dir: &Path) -> Result<File> {
     crate::fsutil::lock(&dir.join(".xx-cc.lock"), "xx-cc")
 }
