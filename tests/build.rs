@@ -159,7 +159,8 @@ fn one_failing_platform_does_not_stop_the_others_and_nothing_is_packed() {
     }
     let ex = Example::new("hello-c");
     let image = ex.path("image");
-    let script = "if [ \"$TARGETARCH\" = arm64 ]; then echo 'boom: no arm64 today' >&2; exit 3; fi; \
+    // A byte that is not UTF-8 before the last line: the tail still reaches it.
+    let script = "if [ \"$TARGETARCH\" = arm64 ]; then printf 'bin\\377ary\\n' >&2; echo 'boom: no arm64 today' >&2; exit 3; fi; \
                   mkdir -p out/$TARGETARCH$TARGETVARIANT && $CC -o out/$TARGETARCH$TARGETVARIANT/hello-c main.c";
     let out = ex.xx(&[
         "build",
@@ -200,6 +201,153 @@ fn one_failing_platform_does_not_stop_the_others_and_nothing_is_packed() {
     assert!(row(&out.stdout, "linux/arm/v7").contains(" ok "));
     assert!(ex.path("out/armv7/hello-c").is_file() && ex.path("out/amd64/hello-c").is_file());
     assert!(!image.exists(), "no image from a partial build");
+}
+
+/// A failed build fails even when nobody reads the table (`xx build … | head`).
+#[test]
+fn a_failed_build_fails_with_stdout_closed() {
+    let ex = Example::new("hello-c");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let home = PathBuf::from(std::env::var("HOME").unwrap_or_default());
+    let out = hermetic(Path::new(env!("CARGO_BIN_EXE_xx")), &home)
+        .args([
+            "build",
+            "-q",
+            "--platform",
+            "linux/amd64",
+            "--",
+            "sh",
+            "-c",
+            "exit 3",
+        ])
+        .current_dir(ex.path(""))
+        .env("XX_PREFIX", ex.path("xx-prefix"))
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("linux/amd64 failed"), "{stderr}");
+}
+
+/// Two artifacts that would land at one name in the image are refused, and neither
+/// of the user's files is touched (staging links them; a copy would write through).
+#[test]
+fn two_artifacts_of_one_name_are_refused_and_left_as_they_are() {
+    let ex = Example::new("hello-c");
+    let script = "for d in a b; do mkdir -p $d/$TARGETARCH && cp /bin/true $d/$TARGETARCH/app && \
+                  echo $d >> $d/$TARGETARCH/app; done";
+    let out = ex.xx(&[
+        "build",
+        "-q",
+        "--platform",
+        "linux/amd64",
+        "--artifact",
+        "a/{arch}/app",
+        "--artifact",
+        "b/{arch}/app",
+        "-o",
+        &format!("oci:{}", ex.path("image").display()),
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("two artifacts are named app"),
+        "{}",
+        out.stderr
+    );
+    let a = std::fs::read(ex.path("a/amd64/app")).unwrap();
+    let b = std::fs::read(ex.path("b/amd64/app")).unwrap();
+    assert!(
+        a.ends_with(b"a\n") && b.ends_with(b"b\n"),
+        "the user's files changed"
+    );
+}
+
+/// The cargo shorthand in a workspace member: cargo builds into the workspace's
+/// target directory, and only the workspace's binaries are the outputs.
+#[test]
+fn cargo_shorthand_finds_a_workspace_members_binaries() {
+    if !require_tools(&["cargo", "clang", "ld.lld"]) {
+        return;
+    }
+    let ex = Example::new("hello-c");
+    let root = ex.path("ws");
+    std::fs::create_dir_all(root.join("member/src")).unwrap();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"member\"]\nresolver = \"2\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("member/Cargo.toml"),
+        "[package]\nname = \"member\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("member/src/main.rs"),
+        "fn main() { println!(\"member\"); }\n",
+    )
+    .unwrap();
+    // A stale executable of no workspace target, where cargo puts binaries: an amd64
+    // file that would fail the arm64 check if it were taken as an output.
+    let stale = root.join("target/aarch64-unknown-linux-gnu/debug");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::copy("/bin/true", stale.join("old-tool")).unwrap();
+    let image = format!("oci:{}:latest", ex.path("image").display());
+    let out = ex.xx(&[
+        "build",
+        "-q",
+        "--platform",
+        "linux/arm64",
+        "-o",
+        &image,
+        "--",
+        "sh",
+        "-c",
+        "cd ws/member && exec xx-cargo build",
+    ]);
+    assert_ne!(
+        out.code, 0,
+        "a script is not the shorthand: no outputs named"
+    );
+    let member = ex.path("ws/member");
+    let home = PathBuf::from(std::env::var("HOME").unwrap_or_default());
+    let out = hermetic(Path::new(env!("CARGO_BIN_EXE_xx")), &home)
+        .args([
+            "build",
+            "-q",
+            "--platform",
+            "linux/arm64",
+            "-o",
+            &image,
+            "--",
+            "cargo",
+            "build",
+        ])
+        .current_dir(&member)
+        .env("XX_PREFIX", ex.path("xx-prefix"))
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    let out = Checked::from(out);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let inspect = ex.xx(&["image", "inspect", &image]);
+    assert!(inspect.stdout.contains("linux/arm64"), "{}", inspect.stdout);
+    let listed = ex.xx(&[
+        "image",
+        "run",
+        "--platform",
+        "linux/arm64",
+        &image,
+        "--",
+        "/member",
+    ]);
+    assert_eq!(listed.stdout.trim(), "member", "{}", listed.stderr);
 }
 
 #[test]

@@ -51,7 +51,12 @@ pub fn locate(
     let Some(args) = cargo_args else {
         return Ok(Vec::new());
     };
-    let dir = cargo_out_dir(ctx, args, target)?;
+    let workspace = cargo_workspace(ctx, args)?;
+    let dir = cargo_out_dir(args, target, &workspace.target_directory)?;
+    let wanted: Vec<String> = match values_of(args, "--bin") {
+        bins if !bins.is_empty() => bins,
+        _ => workspace.bins(),
+    };
     let mut found = Vec::new();
     let entries = std::fs::read_dir(&dir).with_context(|| {
         format!(
@@ -62,6 +67,11 @@ pub fn locate(
     for entry in entries.flatten() {
         use std::os::unix::fs::PermissionsExt as _;
         let Ok(meta) = entry.metadata() else { continue };
+        // The workspace's binaries only: an executable of another (stale) target stays.
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !wanted.contains(&name) {
+            continue;
+        }
         if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
             found.push(entry.path());
         }
@@ -76,26 +86,90 @@ pub fn locate(
     Ok(found)
 }
 
-/// `target/<rust triple>/<profile dir>`: CARGO_TARGET_DIR or `--target-dir`, the
-/// profile from `--release`/`-r`/`--profile`.
-fn cargo_out_dir(ctx: &Context, args: &[String], target: &Resolved) -> Result<PathBuf> {
-    let value_of = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1).cloned())
-            .or_else(|| {
-                args.iter()
-                    .find_map(|a| a.strip_prefix(&format!("{flag}=")).map(str::to_string))
-            })
-    };
-    let base = value_of("--target-dir")
-        .or_else(|| ctx.var("CARGO_TARGET_DIR").map(str::to_string))
-        .unwrap_or_else(|| "target".into());
-    let profile = match value_of("--profile") {
+/// What `cargo metadata` says of the workspace: where it builds (CARGO_TARGET_DIR,
+/// build.target-dir and the workspace root counted) and its binary targets.
+#[derive(serde::Deserialize)]
+struct Workspace {
+    target_directory: PathBuf,
+    packages: Vec<Package>,
+}
+
+#[derive(serde::Deserialize)]
+struct Package {
+    targets: Vec<CargoTarget>,
+}
+
+#[derive(serde::Deserialize)]
+struct CargoTarget {
+    name: String,
+    kind: Vec<String>,
+}
+
+impl Workspace {
+    fn bins(&self) -> Vec<String> {
+        self.packages
+            .iter()
+            .flat_map(|p| &p.targets)
+            .filter(|t| t.kind.iter().any(|k| k == "bin"))
+            .map(|t| t.name.clone())
+            .collect()
+    }
+}
+
+fn cargo_workspace(ctx: &Context, args: &[String]) -> Result<Workspace> {
+    let cargo = crate::cc::find_tool(ctx, "cargo").unwrap_or_else(|| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--no-deps",
+        "--offline",
+    ]);
+    if let Some(manifest) = value_of(args, "--manifest-path") {
+        cmd.args(["--manifest-path", &manifest]);
+    }
+    let out = crate::proc::run_captured(&mut cmd)?;
+    serde_json::from_slice(&out.stdout).context("cannot read cargo metadata's answer")
+}
+
+/// `FLAG VALUE` or `FLAG=VALUE` before `--`, the last one given.
+fn value_of(args: &[String], flag: &str) -> Option<String> {
+    values_of(args, flag).pop()
+}
+
+fn values_of(args: &[String], flag: &str) -> Vec<String> {
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let prefix = format!("{flag}=");
+    let mut out = Vec::new();
+    let mut iter = args[..end].iter();
+    while let Some(a) = iter.next() {
+        if a == flag {
+            out.extend(iter.next().cloned());
+        } else if let Some(v) = a.strip_prefix(&prefix) {
+            out.push(v.to_string());
+        }
+    }
+    out
+}
+
+/// `<target dir>/<rust triple>/<profile dir>`: `--target-dir` over cargo metadata's
+/// answer, the profile from `--release`/`-r`/`--profile`.
+fn cargo_out_dir(args: &[String], target: &Resolved, target_directory: &Path) -> Result<PathBuf> {
+    let base = value_of(args, "--target-dir")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_directory.to_path_buf());
+    let profile = match value_of(args, "--profile") {
         Some(p) if p == "dev" || p == "test" => "debug".to_string(),
         Some(p) if p == "bench" => "release".to_string(),
         Some(p) => p,
-        None if args.iter().any(|a| a == "--release" || a == "-r") => "release".into(),
+        None if args
+            .iter()
+            .take_while(|a| *a != "--")
+            .any(|a| a == "--release" || a == "-r") =>
+        {
+            "release".into()
+        }
         None => "debug".into(),
     };
     let triple = crate::cargo::rust_triple(target)
@@ -189,10 +263,18 @@ pub fn stage(verified: &Verified, stage: &Path) -> Result<PathBuf> {
         return Ok(only.clone());
     }
     std::fs::create_dir_all(stage).with_context(|| format!("cannot create {}", stage.display()))?;
+    let mut names = std::collections::HashSet::new();
     for path in &verified.paths {
         let name = path
             .file_name()
             .ok_or_else(|| anyhow!("artifact {} has no name", path.display()))?;
+        if !names.insert(name) {
+            bail!(
+                "two artifacts are named {} in the image: give them different names, or one \
+                 --artifact for their directory",
+                name.to_string_lossy()
+            );
+        }
         copy_tree(path, &stage.join(name))?;
     }
     Ok(stage.to_path_buf())
@@ -213,9 +295,28 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         return std::os::unix::fs::symlink(target, to)
             .with_context(|| format!("cannot link {}", to.display()));
     }
-    if std::fs::hard_link(from, to).is_err() {
-        std::fs::copy(from, to)
-            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    match std::fs::hard_link(from, to) {
+        Ok(()) => Ok(()),
+        // Never onto a path already staged: a copy would write through its link into
+        // the user's own file.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!("{} is staged twice", to.display())
+        }
+        Err(_) => copy_new(from, to)
+            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display())),
     }
-    Ok(())
+}
+
+/// A copy into a file that must not exist yet (another filesystem: no hard link).
+fn copy_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut src = crate::fsutil::open_regular(from)?;
+    let mode = src.metadata()?.permissions();
+    let mut dst = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(to)?;
+    std::io::copy(&mut src, &mut dst)?;
+    dst.set_permissions(mode)
 }

@@ -105,15 +105,19 @@ impl Live {
     }
 }
 
-/// The last non-empty line of a log, from its last bytes only.
-fn last_line(log: &Path) -> Option<String> {
+/// The last `max` bytes of a log as text (any bytes: a build prints what it likes).
+pub fn log_tail(log: &Path, max: u64) -> Option<String> {
     let mut file = std::fs::File::open(log).ok()?;
     let len = file.metadata().ok()?.len();
-    file.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL)))
-        .ok()?;
+    file.seek(SeekFrom::Start(len.saturating_sub(max))).ok()?;
     let mut tail = Vec::new();
-    file.take(LOG_TAIL).read_to_end(&mut tail).ok()?;
-    let text = String::from_utf8_lossy(&tail);
+    file.take(max).read_to_end(&mut tail).ok()?;
+    Some(String::from_utf8_lossy(&tail).into_owned())
+}
+
+/// The last non-empty line of a log, from its last bytes only.
+fn last_line(log: &Path) -> Option<String> {
+    let text = log_tail(log, LOG_TAIL)?;
     text.lines()
         .rev()
         .map(str::trim)

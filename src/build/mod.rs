@@ -104,12 +104,23 @@ pub fn run(ctx: &Context, m: &clap::ArgMatches) -> Result<ExitCode> {
     })?;
     drop(live);
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
-    let image = match (&args.output, failed.is_empty()) {
-        (Some(output), true) => Some(pack(&ctx, &args, &outcomes, output, cpus)?),
+    let packed = match (&args.output, failed.is_empty()) {
+        (Some(output), true) => Some(pack(&ctx, &args, &outcomes, output, cpus)),
         _ => None,
     };
-    report::print(&outcomes, image.as_ref())?;
+    let (image, pack_error) = match packed {
+        Some(Ok(created)) => (Some(created), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
+    // The table first, whatever failed; its own failure (a closed stdout) never turns
+    // a failed build into success.
+    let printed = report::print(&outcomes, image.as_ref());
+    if let Some(e) = pack_error {
+        return Err(e);
+    }
     if failed.is_empty() {
+        printed?;
         return Ok(ExitCode::SUCCESS);
     }
     for o in &failed {

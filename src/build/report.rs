@@ -2,13 +2,13 @@
 //! newest glibc needed, its manifest's digest) and the image's index digest on stdout;
 //! a failed platform's log tail on stderr.
 
-use std::io::{BufRead as _, BufReader};
-
 use super::Outcome;
 use crate::image::Created;
 
 /// How many lines of a failed platform's log are shown.
 const TAIL: usize = 15;
+/// Where those lines are looked for: the log's end (a log can be large).
+const TAIL_BYTES: u64 = 16 * 1024;
 
 pub fn print(outcomes: &[Outcome], image: Option<&Created>) -> std::io::Result<()> {
     let mut out = format!(
@@ -43,9 +43,8 @@ pub fn print(outcomes: &[Outcome], image: Option<&Created>) -> std::io::Result<(
 pub fn tail_of_log(o: &Outcome) {
     let Err(why) = &o.result else { return };
     crate::output::err_line(format!("xx: {} failed: {why}", o.target.platform()));
-    let lines: Vec<String> = std::fs::File::open(&o.log)
-        .map(|f| BufReader::new(f).lines().map_while(Result::ok).collect())
-        .unwrap_or_default();
+    let text = super::live::log_tail(&o.log, TAIL_BYTES).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
     let start = lines.len().saturating_sub(TAIL);
     crate::output::err_line(format!("  … the last lines of {}:", o.log.display()));
     for line in &lines[start..] {
