@@ -8,6 +8,7 @@ mod deb_archive;
 mod dockerfile;
 mod docs;
 mod fault_proxy;
+mod go;
 mod hostile_files;
 mod hostile_net;
 mod image;
