@@ -38,6 +38,9 @@ struct Os {
     file_reject: Vec<String>,
     #[serde(default)]
     static_check: bool,
+    #[serde(default)]
+    cc_linkers: Vec<String>,
+    cc_cross_flags: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -263,7 +266,7 @@ fn generate(table: &Table) -> String {
         };
         let _ = writeln!(
             s,
-            "    OsInfo {{ name: {name:?}, cmake: {:?}, triple: {}, vendor: {}, libc: {}, macos_min: {}, format: {format}, file: {}, file_reject: {}, static_check: {} }},",
+            "    OsInfo {{ name: {name:?}, cmake: {:?}, triple: {}, vendor: {}, libc: {}, macos_min: {}, format: {format}, file: {}, file_reject: {}, static_check: {}, cc_linkers: {}, cc_cross_flags: {} }},",
             os.cmake,
             opt(&os.triple),
             opt(&os.vendor),
@@ -272,6 +275,8 @@ fn generate(table: &Table) -> String {
             strs(&os.file),
             strs(&os.file_reject),
             os.static_check,
+            strs(&os.cc_linkers),
+            opt(&os.cc_cross_flags),
         );
     }
     s.push_str("];\n\npub static VENDORS: &[VendorInfo] = &[\n");

@@ -88,12 +88,8 @@ fn checks(ctx: &Context, t: &Target, rust: Option<&(PathBuf, bool)>) -> [Check; 
         Some(c) => Check::Ok(c),
         None => Check::Missing("xx toolchain install llvm".into()),
     };
-    let linker = match cc::linker_flag(ctx, t) {
-        Ok(flag) => Check::Ok(
-            flag.trim_start_matches("-fuse-ld=")
-                .trim_start_matches("--ld-path=")
-                .to_string(),
-        ),
+    let linker = match cc::linker(ctx, t) {
+        Ok(linker) => Check::Ok(linker.arg),
         Err(e) => Check::Missing(help_of(&e).unwrap_or_else(|| "xx toolchain install llvm".into())),
     };
     let sysroot = managed::existing(ctx, &t.resolved);

@@ -100,6 +100,10 @@ fn report(prog: &str, result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if err.is::<output::AsXx>() => {
+            output::err_line(&err);
+            ExitCode::FAILURE
+        }
         Err(err) => {
             output::err_line(format!("{prog}: {err:#}"));
             ExitCode::FAILURE

@@ -34,3 +34,21 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
     })
 }
+
+/// An error whose text is printed as it is, without the `prog: ` prefix: the messages
+/// tonistiigi/xx's scripts print (scripts match them), with our `help:` line after.
+#[derive(Debug)]
+pub struct AsXx(pub String);
+
+impl Display for AsXx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AsXx {}
+
+/// `anyhow::Error` of [`AsXx`].
+pub fn as_xx(text: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(AsXx(text.into()))
+}

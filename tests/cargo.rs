@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::util::{bin_dir, has_zig, require_tools, run, Project, Run};
+use crate::util::{bin_dir, has_zig, require_tools, run, which, Project, Run};
 
 fn have_rust_and_qemu() -> bool {
     require_tools(&[
@@ -232,10 +232,4 @@ fn missing_qemu_is_named() {
     );
     let build = p.cargo("linux/arm64", &["build", "-q"], &[("PATH", &path)]);
     assert_eq!(build.code, 0, "{}", build.stderr);
-}
-
-fn which(tool: &str) -> Option<std::path::PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
 }

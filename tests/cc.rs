@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::util::{
-    bin_dir, has_zig, require_tool, require_tools, run, Checked, Run, CROSS_TARGETS,
+    bin_dir, has_zig, require_tool, require_tools, run, which, Checked, Run, CROSS_TARGETS,
 };
 
 const HELLO_C: &str = "#include <stdio.h>\n#include <sys/utsname.h>\n\
@@ -212,25 +212,66 @@ fn xx_flags() {
         "{}",
         triple.stderr
     );
+    // The files users `cat`, byte for byte as xx writes them: one line each.
+    let cfg = |name: &str| std::fs::read_to_string(prefix.join(name)).unwrap();
     assert_eq!(
-        std::fs::read_to_string(prefix.join("aarch64-linux-gnu.cfg")).unwrap(),
-        "--target=aarch64-linux-gnu\n-fuse-ld=lld\n"
+        cfg("aarch64-linux-gnu.cfg"),
+        "--target=aarch64-linux-gnu -fuse-ld=lld\n"
     );
-    // riscv64 and s390x link with bfd ld (lld 14 cannot).
+    // riscv64 and s390x link with bfd ld (lld 14 cannot), named by its path.
+    let bfd = |gnu: &str| which(&format!("{gnu}-ld")).unwrap().display().to_string();
     let rv = w.run("xx-clang", "linux/riscv64", &["--setup-target-triple"], &[]);
     assert_eq!(rv.code, 0, "{}", rv.stderr);
-    let cfg = std::fs::read_to_string(prefix.join("riscv64-linux-gnu.cfg")).unwrap();
-    assert!(
-        cfg.contains("--ld-path=") && cfg.contains("riscv64-linux-gnu-ld"),
-        "{cfg}"
+    assert_eq!(
+        cfg("riscv64-linux-gnu.cfg"),
+        format!(
+            "--target=riscv64-linux-gnu -fuse-ld={}\n",
+            bfd("riscv64-linux-gnu")
+        )
     );
-    // XX_CC_PREFER_STATIC_LINKER moves 386 to bfd; XX_CC_PREFER_LINKER=ld does for any.
+    // XX_CC_PREFER_STATIC_LINKER moves ppc64le to bfd; XX_CC_PREFER_LINKER=ld does for any.
+    let env = [("XX_CC_PREFER_STATIC_LINKER", "1")];
+    w.run(
+        "xx-clang",
+        "linux/ppc64le",
+        &["--setup-target-triple"],
+        &env,
+    );
+    assert_eq!(
+        cfg("powerpc64le-linux-gnu.cfg"),
+        format!(
+            "--target=powerpc64le-linux-gnu -fuse-ld={}\n",
+            bfd("powerpc64le-linux-gnu")
+        )
+    );
     let env = [("XX_CC_PREFER_LINKER", "ld")];
     w.run("xx-clang", "linux/arm64", &["--setup-target-triple"], &env);
-    let cfg = std::fs::read_to_string(prefix.join("aarch64-linux-gnu.cfg")).unwrap();
-    assert!(
-        cfg.contains("--ld-path=") && cfg.contains("aarch64-linux-gnu-ld"),
-        "{cfg}"
+    assert_eq!(
+        cfg("aarch64-linux-gnu.cfg"),
+        format!(
+            "--target=aarch64-linux-gnu -fuse-ld={}\n",
+            bfd("aarch64-linux-gnu")
+        )
+    );
+    // The machine's own target: xx-default.cfg beside it (/etc/llvm when the prefix is
+    // /usr/bin), written once.
+    let native = w.run("xx-clang", "linux/amd64", &["--setup-target-triple"], &[]);
+    assert_eq!(native.code, 0, "{}", native.stderr);
+    assert_eq!(
+        cfg("x86_64-linux-gnu.cfg"),
+        "--target=x86_64-linux-gnu -fuse-ld=lld\n"
+    );
+    assert_eq!(cfg("xx-default.cfg"), "-fuse-ld=lld\n");
+    // darwin: ld64 and the SDK xx-info's sysroot names; windows: mingw's directories.
+    w.run("xx-clang", "darwin/arm64", &["--setup-target-triple"], &[]);
+    assert_eq!(
+        cfg("arm64-apple-macos11.0.cfg"),
+        "--target=arm64-apple-macos11.0 -fuse-ld=ld64 -isysroot /xx-sdk/MacOSX11.1.sdk -stdlib=libc++\n"
+    );
+    w.run("xx-clang", "windows/amd64", &["--setup-target-triple"], &[]);
+    assert_eq!(
+        cfg("x86_64-w64-mingw32.cfg"),
+        "--target=x86_64-w64-mingw32 -fuse-ld=lld -I/usr/x86_64-w64-mingw32/include -L/usr/x86_64-w64-mingw32/lib\n"
     );
     // Cargo-style triples (xx-cargo's XX_VENDOR=unknown, riscv64gc) keep clang's spelling.
     let env = [
@@ -387,7 +428,7 @@ fn unsupported_target_and_missing_linker_are_one_clear_line() {
     assert_eq!(r.code, 1);
     assert_eq!(
         r.stderr,
-        "xx-clang: unsupported target: os=linux arch=ppc64 variant=\n"
+        "unsupported target: os=linux arch=ppc64 variant=\n"
     );
     // No ld.lld and no loongarch64-linux-gnu-ld here: xx's message, then the fix.
     let empty = w.path("emptybin");
@@ -406,11 +447,56 @@ fn unsupported_target_and_missing_linker_are_one_clear_line() {
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.starts_with(
-            "xx-clang: no suitable linker found for loongarch64-linux-gnu. Please install lld or ld for your target\nhelp: apt-get install binutils-loongarch64-linux-gnu"
+            "no suitable linker found for loongarch64-linux-gnu. Please install lld or ld for your target\nhelp: apt-get install binutils-loongarch64-linux-gnu"
         ),
         "{}",
         r.stderr
     );
+}
+
+/// Without clang, xx-clang fails as xx does (its line, unprefixed), then names the fix;
+/// the gcc backend still works when chosen.
+#[test]
+fn without_clang_xx_clang_fails_as_xx_and_gcc_is_chosen_explicitly() {
+    if !require_tools(&["aarch64-linux-gnu-gcc", "ld.lld"]) {
+        return;
+    }
+    let w = Work::new();
+    let no_clang = w.path("noclang");
+    std::fs::create_dir_all(&no_clang).unwrap();
+    for tool in [
+        "aarch64-linux-gnu-gcc",
+        "aarch64-linux-gnu-ld",
+        "ld.lld",
+        "as",
+    ] {
+        if let Some(found) = which(tool) {
+            std::os::unix::fs::symlink(found, no_clang.join(tool)).unwrap();
+        }
+    }
+    let path = format!("{}:{}", bin_dir().display(), no_clang.display());
+    let out = w.path("hello").to_string_lossy().into_owned();
+    let args = ["-o", out.as_str(), "hello.c"];
+    let r = w.run("xx-clang", "linux/arm64", &args, &[("PATH", &path)]);
+    assert_eq!((r.stdout.as_str(), r.code), ("", 1));
+    let mut lines = r.stderr.lines();
+    assert_eq!(lines.next(), Some("/usr/bin/clang not found"));
+    let help = lines.next().unwrap_or_default();
+    assert!(
+        help.starts_with("help: ")
+            && help.contains("XX_CC_COMPILER=gcc")
+            && help.contains("xx toolchain install llvm"),
+        "{}",
+        r.stderr
+    );
+    let gcc = w.run(
+        "xx-clang",
+        "linux/arm64",
+        &args,
+        &[("PATH", &path), ("XX_CC_COMPILER", "gcc")],
+    );
+    assert_eq!(gcc.code, 0, "{}", gcc.stderr);
+    assert_eq!(w.run("xx-verify", "linux/arm64", &[&out], &[]).code, 0);
 }
 
 /// Issue 9 §1.14: a lock file planted as a dangling symlink is not created through.
@@ -477,7 +563,7 @@ fn concurrent_setups_leave_a_consistent_prefix() {
     ] {
         let cfg =
             std::fs::read_to_string(Path::new(&prefix).join(format!("{triple}.cfg"))).unwrap();
-        assert!(cfg.starts_with(&format!("--target={triple}\n")), "{cfg}");
+        assert!(cfg == format!("--target={triple} -fuse-ld=lld\n"), "{cfg}");
         for alias in ["clang", "clang++", "pkg-config", "ar"] {
             assert!(
                 names.contains(&format!("{triple}-{alias}")),

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::image::{check_blobs, xx};
 use crate::registry::sha256_hex;
-use crate::util::{skip, xx_within, Checked};
+use crate::util::{skip, which, xx_within, Checked};
 
 const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -388,14 +388,6 @@ fn hostile_interpreters_are_refused() {
     }
 }
 
-/// A tool's path on PATH (the hermetic runner takes a path).
-fn which(tool: &str) -> PathBuf {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from(tool))
-}
-
 /// Whether `unshare` can give xx a PID namespace here (root), else a visible skip.
 fn pid_namespaces() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -430,7 +422,7 @@ fn planted_scratch_paths_are_never_written_through() {
             std::os::unix::fs::symlink(&victim, planted.join("index.json")).unwrap();
         }
     }
-    let unshare = which("unshare");
+    let unshare = which("unshare").unwrap_or_else(|| PathBuf::from("unshare"));
     let out = crate::util::hermetic(&unshare, crate::util::empty_home())
         .args(["--pid", "--fork"])
         .arg(env!("CARGO_BIN_EXE_xx"))

@@ -789,6 +789,23 @@ fn help_and_unknown_command() {
         (unknown.stdout.as_str(), unknown.code),
         ("unknown command something\n", 1)
     );
+    // For a target the table lacks, xx fails on the target first: the message on
+    // stderr, nothing on stdout; the commands that answer for any target still do.
+    let unsupported = run(&Run::new("xx-info", &["something"])
+        .root(&root)
+        .env("TARGETPLATFORM", "linux/ppc64"));
+    assert_eq!(
+        (
+            unsupported.stdout.as_str(),
+            unsupported.stderr.as_str(),
+            unsupported.code
+        ),
+        ("", "unsupported target: os=linux arch=ppc64 variant=\n", 1)
+    );
+    let arch = run(&Run::new("xx-info", &["arch"])
+        .root(&root)
+        .env("TARGETPLATFORM", "linux/ppc64"));
+    assert_eq!((arch.stdout.as_str(), arch.code), ("ppc64\n", 0));
 }
 
 #[test]

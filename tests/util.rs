@@ -131,6 +131,13 @@ pub fn run(r: &Run) -> Checked {
 }
 
 /// Whether a tool exists; if not, fail under XX_TEST_STRICT=1 and skip loudly otherwise.
+/// The first `tool` on PATH, as `command -v` finds it.
+pub fn which(tool: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
 pub fn require_tool(tool: &str) -> bool {
     let found = std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))

@@ -12,7 +12,7 @@ mod setup;
 
 pub use files::build_env;
 pub use prefix::{dir as prefix_dir, find_tool, on_path};
-pub use setup::{ensure, ensure_aliases, linker_flag};
+pub use setup::{ensure, ensure_aliases, linker};
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -57,7 +57,7 @@ impl Target {
         };
         let row = match resolved.target {
             Some(row) if resolved.is_supported() => row,
-            _ => bail!("{}", resolved.unsupported_message()),
+            _ => return Err(crate::output::as_xx(resolved.unsupported_message())),
         };
         let name = explicit
             .map(str::to_string)
@@ -282,24 +282,22 @@ fn compile(ctx: &Context, lang: Lang, alias: Option<&str>, args: &[OsString]) ->
         }
     }
     match ctx.var(ev::XX_CC_COMPILER) {
+        None | Some("clang") => clang(ctx, compiler, &target, &parsed.rest),
         Some("gcc") => gcc(ctx, lang, &target, &parsed.rest),
         Some("zig") => zig(ctx, lang, &target, &parsed.rest),
-        _ if uses_clang(ctx) => clang(ctx, compiler, &target, &parsed.rest),
-        _ => gcc(ctx, lang, &target, &parsed.rest),
+        Some(other) => {
+            bail!("XX_CC_COMPILER={other}: not a compiler xx-cc drives (clang, gcc or zig)")
+        }
     }
 }
 
-/// The clang backend: asked for, or the default when clang is installed.
+/// The clang backend: the default (as xx), unless XX_CC_COMPILER picks gcc or zig.
 pub(crate) fn uses_clang(ctx: &Context) -> bool {
-    match ctx.var(ev::XX_CC_COMPILER) {
-        Some("clang") => true,
-        Some(_) => false,
-        None => prefix::find_tool(ctx, "clang").is_some(),
-    }
+    matches!(ctx.var(ev::XX_CC_COMPILER), None | Some("clang"))
 }
 
 fn clang(ctx: &Context, compiler: &str, t: &Target, args: &[OsString]) -> Result<ExitCode> {
-    let real = prefix::find_tool(ctx, compiler).ok_or_else(|| missing(compiler))?;
+    let real = prefix::find_tool(ctx, compiler).ok_or_else(|| clang_not_found(compiler))?;
     let cfg = setup::ensure(ctx, t)?;
     Err(crate::proc::exec_nested(
         ctx,
@@ -450,6 +448,15 @@ fn pkg_config(ctx: &Context, triple: &str, args: &[OsString]) -> Result<ExitCode
         cmd.env_remove("PKG_CONFIG_PATH");
     }
     Err(crate::proc::exec_nested(ctx, &mut cmd))
+}
+
+/// xx's message (it only ever looks in /usr/bin), then where to get one.
+fn clang_not_found(compiler: &str) -> anyhow::Error {
+    crate::output::as_xx(format!(
+        "/usr/bin/{compiler} not found\n\
+         help: apt-get install clang lld, or xx toolchain install llvm; \
+         or build with Debian's cross gcc: XX_CC_COMPILER=gcc (or zig: XX_CC_COMPILER=zig)"
+    ))
 }
 
 fn missing(tool: &str) -> anyhow::Error {

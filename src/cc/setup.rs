@@ -5,7 +5,7 @@
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 
 use super::prefix;
 use super::Target;
@@ -29,44 +29,121 @@ const LLVM_TOOLS: &[&str] = &[
     "dlltool",
 ];
 
-/// The `-fuse-ld`/`--ld-path` argument for the target, by xx's preference order.
-pub fn linker_flag(ctx: &Context, t: &Target) -> Result<String> {
+/// The linker of a target's config: what `-fuse-ld=` takes.
+pub struct Linker {
+    /// `lld`, a bare name (`ld64`), or a path (bfd or gold ld, `ld64.signed`).
+    pub arg: String,
+    /// GNU ld, which needs `-rpath-link` to find a sysroot's indirect libraries.
+    pub bfd: bool,
+}
+
+/// The target's linker by xx's preference order: the os's own (darwin), lld, gold when
+/// asked for, the target's bfd ld, lld again when nothing else is there.
+pub fn linker(ctx: &Context, t: &Target) -> Result<Linker> {
+    let path = |name: &str| prefix::find_tool(ctx, name).map(|p| p.display().to_string());
+    let found = |arg: String, bfd: bool| Ok(Linker { arg, bfd });
+    let own = t.row.os_info().cc_linkers;
+    if let Some((last, preferred)) = own.split_last() {
+        let arg = preferred.iter().find_map(|name| path(name));
+        return found(arg.unwrap_or_else(|| last.to_string()), false);
+    }
     let prefer = ctx.var(ev::XX_CC_PREFER_LINKER).unwrap_or("lld");
     let static_pref = ctx.var(ev::XX_CC_PREFER_STATIC_LINKER).is_some();
     let lld_ok = t.row.lld && (t.row.lld_static || !static_pref);
     let lld = || prefix::find_tool(ctx, "ld.lld").filter(|_| lld_ok);
     if prefer == "lld" && lld().is_some() {
-        return Ok("-fuse-ld=lld".into());
+        return found("lld".into(), false);
     }
     if prefer == "gold" {
-        if let Some(gold) = prefix::find_tool(ctx, &format!("{}-ld.gold", t.gnu)) {
-            return Ok(format!("--ld-path={}", gold.display()));
+        let gold = [format!("{}-gold", t.name), format!("{}-ld.gold", t.gnu)];
+        if let Some(gold) = gold.iter().find_map(|name| path(name)) {
+            return found(gold, false);
         }
     }
-    if let Some(bfd) = prefix::find_tool(ctx, &format!("{}-ld", t.gnu)) {
-        return Ok(format!("--ld-path={}", bfd.display()));
+    let bfd = [
+        format!("{}-ld", t.name),
+        format!("{}-ld", t.gnu),
+        format!("/{}/bin/ld", t.name),
+    ];
+    if let Some(ld) = bfd.iter().find_map(|name| path(name)) {
+        return found(ld, true);
     }
     if lld().is_some() {
-        return Ok("-fuse-ld=lld".into());
+        return found("lld".into(), false);
     }
-    bail!(
+    Err(crate::output::as_xx(format!(
         "no suitable linker found for {}. Please install lld or ld for your target\n\
          help: apt-get install binutils-{}{}",
         t.name,
         t.gnu.replace('_', "-"),
         if t.row.lld { " (or lld)" } else { "" }
-    )
+    )))
 }
 
-/// The clang config file's text: xx's two lines, plus the managed sysroot's when the
-/// machine has no libc for the target.
+/// The clang config file: xx's one line (`--target=… -fuse-ld=…` and what the os adds
+/// for a cross target), plus the managed sysroot when the machine has no libc for it.
 pub fn config_text(ctx: &Context, t: &Target) -> Result<String> {
-    let mut text = format!("--target={}\n{}\n", t.clang_target, linker_flag(ctx, t)?);
+    let linker = linker(ctx, t)?;
+    let mut line = format!("--target={} -fuse-ld={}", t.clang_target, linker.arg);
+    if t.resolved.is_cross(&ctx.host_march()) {
+        line.push_str(&cross_flags(ctx, t, linker.bfd));
+    }
     if let Some(root) = crate::sysroot::managed::for_compilers(ctx, &t.resolved, "xx-cc")? {
         let root = root.display();
-        text.push_str(&format!("--sysroot={root}\n--gcc-toolchain={root}/usr\n"));
+        line.push_str(&format!(" --sysroot={root} --gcc-toolchain={root}/usr"));
     }
-    Ok(text)
+    line.push('\n');
+    Ok(line)
+}
+
+/// xx's additions for a cross target: the os's flags (darwin's SDK, mingw's include and
+/// lib dirs), else the sysroot xx-info names (Alpine's `/<triple>/`).
+fn cross_flags(ctx: &Context, t: &Target, bfd: bool) -> String {
+    let sysroot = crate::info::sysroot(ctx, &t.resolved);
+    if let Some(flags) = t.row.os_info().cc_cross_flags {
+        let sdk = sysroot.trim_end_matches('/');
+        return format!(
+            " {}",
+            flags.replace("{triple}", &t.name).replace("{sdk}", sdk)
+        );
+    }
+    if sysroot == "/" {
+        return String::new();
+    }
+    let mut flags = format!(" --sysroot={sysroot}");
+    if bfd {
+        flags.push_str(&format!(
+            " -Wl,-rpath-link,{}/usr/lib",
+            sysroot.trim_end_matches('/')
+        ));
+    }
+    flags
+}
+
+/// `xx-default.cfg`, which xx writes once when setting up the machine's own target:
+/// `/etc/llvm` beside a `/usr/bin` prefix, else the prefix.
+fn write_default_config(ctx: &Context, t: &Target, dir: &Path) -> Result<()> {
+    if t.resolved.is_cross(&ctx.host_march()) {
+        return Ok(());
+    }
+    let path = default_config_path(dir);
+    if path.exists() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let text = format!("-fuse-ld={}\n", linker(ctx, t)?.arg);
+    write_atomic(&path, text.as_bytes())
+}
+
+pub fn default_config_path(dir: &Path) -> PathBuf {
+    if dir == Path::new("/usr/bin") {
+        PathBuf::from("/etc/llvm/xx-default.cfg")
+    } else {
+        dir.join("xx-default.cfg")
+    }
 }
 
 pub fn config_path(ctx: &Context, t: &Target) -> PathBuf {
@@ -86,6 +163,7 @@ pub fn ensure(ctx: &Context, t: &Target) -> Result<PathBuf> {
     let _lock = lock(&dir)?;
     write_aliases(ctx, t, &dir)?;
     write_toolchain_files(ctx, t, &dir)?;
+    write_default_config(ctx, t, &dir)?;
     // The config goes last: its presence with this content means "set up".
     write_atomic(&cfg, text.as_bytes())?;
     Ok(cfg)

@@ -127,6 +127,12 @@ pub struct OsInfo {
     pub file_reject: &'static [&'static str],
     /// `xx-verify --static` applies (xx checks linking on linux and freebsd only).
     pub static_check: bool,
+    /// Linkers xx-cc takes before its usual order, first found on PATH wins (darwin's
+    /// ld64.signed, ld64); when none is found, the last one's bare name, as xx.
+    pub cc_linkers: &'static [&'static str],
+    /// What xx-cc's config adds for a cross target of this os: `{triple}` and `{sdk}`
+    /// (xx-info sysroot, without its trailing `/`) are filled in.
+    pub cc_cross_flags: Option<&'static str>,
 }
 
 /// An arch only xx-verify knows (no triples, no packages): what its binaries look like.
