@@ -41,6 +41,8 @@ struct Os {
     #[serde(default)]
     cc_linkers: Vec<String>,
     cc_cross_flags: Option<String>,
+    cc_gcc_dir: Option<String>,
+    cargo_linker: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -86,8 +88,16 @@ struct Row {
     #[serde(default)]
     apt: AptFacts,
     macos_min: Option<String>,
+    windres: Option<Windres>,
     bin: Bin,
     file: FilePatterns,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Windres {
+    machine: String,
+    targets: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -266,7 +276,7 @@ fn generate(table: &Table) -> String {
         };
         let _ = writeln!(
             s,
-            "    OsInfo {{ name: {name:?}, cmake: {:?}, triple: {}, vendor: {}, libc: {}, macos_min: {}, format: {format}, file: {}, file_reject: {}, static_check: {}, cc_linkers: {}, cc_cross_flags: {} }},",
+            "    OsInfo {{ name: {name:?}, cmake: {:?}, triple: {}, vendor: {}, libc: {}, macos_min: {}, format: {format}, file: {}, file_reject: {}, static_check: {}, cc_linkers: {}, cc_cross_flags: {}, cc_gcc_dir: {}, cargo_linker: {} }},",
             os.cmake,
             opt(&os.triple),
             opt(&os.vendor),
@@ -277,6 +287,8 @@ fn generate(table: &Table) -> String {
             os.static_check,
             strs(&os.cc_linkers),
             opt(&os.cc_cross_flags),
+            opt(&os.cc_gcc_dir),
+            opt(&os.cargo_linker),
         );
     }
     s.push_str("];\n\npub static VENDORS: &[VendorInfo] = &[\n");
@@ -322,7 +334,7 @@ fn generate(table: &Table) -> String {
             "    Target {{ platform: {:?}, os: {os:?}, arch: {arch:?}, variant: {variant:?}, default: {}, \
              platform_variant: {platform_variant}, extra_variants: {}, aliases: {}, march: {:?}, deb: {:?}, apk: {:?}, rpm: {:?}, \
              triple: TripleParts {{ arch: {:?}, abi: {:?}, arch_env: {}, alpine_arch: {}, alpine_abi: {}, clang_arch: {}, cargo_arch: {} }}, \
-             rust: {}, zig: {}, zig_cpu: {}, go: {}, go_variant: {}, qemu: {}, meson: {:?}, lld: {}, lld_static: {}, multiarch: {}, apt_suffix: {}, apt: AptFacts {{ skip: {}, debian_ports_before: {}, force_env: {}, ubuntu_since: {} }}, macos_min: {}, \
+             rust: {}, zig: {}, zig_cpu: {}, go: {}, go_variant: {}, qemu: {}, meson: {:?}, lld: {}, lld_static: {}, multiarch: {}, apt_suffix: {}, apt: AptFacts {{ skip: {}, debian_ports_before: {}, force_env: {}, ubuntu_since: {} }}, macos_min: {}, windres_machine: {}, windres_targets: {}, \
              bin: BinaryInfo {{ machine: {}, bits: {}, endian: {endian}, float_abi: {}, float_abi_musl: {}, arm_arch: {arm_arch}, loader_gnu: {}, loader_musl: {} }}, \
              file_arch: {} }},",
             row.platform,
@@ -356,6 +368,8 @@ fn generate(table: &Table) -> String {
             opt(&row.apt.force_env),
             opt_num(row.apt.ubuntu_since),
             opt(&row.macos_min),
+            opt(&row.windres.as_ref().map(|w| w.machine.clone())),
+            strs(row.windres.as_ref().map(|w| w.targets.as_slice()).unwrap_or_default()),
             b.machine,
             b.bits,
             opt(&b.float_abi),

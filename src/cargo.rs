@@ -506,6 +506,11 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
             cmd.env(name, v);
         }
     }
+    if let Some(linker) = t.row.os_info().cargo_linker {
+        if ctx.var(ev::XX_CC_PREFER_LINKER).is_none() {
+            cmd.env(ev::XX_CC_PREFER_LINKER, linker);
+        }
+    }
     cmd.env(ev::XX_PREFIX, &prefix);
     Ok(cmd)
 }

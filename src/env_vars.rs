@@ -35,10 +35,13 @@ env_vars! {
     XX_OS_VERSION, "info", "os-version when there is no /etc/os-release.";
     XX_GLIBC_VERSION, "info", "glibc version appended to `xx info zig-target` (e.g. 2.17).";
     XX_PREFIX, "cc", "Directory for <triple>.cfg and the <triple>-* aliases (default /usr/bin as root in a container, else ~/.local/share/xx/bin).";
-    XX_CC_COMPILER, "cc", "Backend: clang (default when installed), gcc (Debian's <triple>-gcc) or zig.";
+    XX_CC_COMPILER, "cc", "Backend: clang (the default, as xx), gcc (Debian's <triple>-gcc) or zig.";
     XX_CC_DEPTH, "cc", "Set by xx-cc for the compiler it runs; a loop back into xx stops at 3.";
     XX_CC_PREFER_LINKER, "cc", "lld (default), ld or gold.";
     XX_GO_PREFER_C_COMPILER, "go", "cgo's compiler: clang (default: xx-clang's aliases) or zig (`zig cc -target …`); the target's gcc when neither is found.";
+    XX_WINDRES_DRYRUN, "windres", "Set: xx-windres prints its commands (preprocessor, llvm-rc, llvm-cvtres) instead of running them.";
+    XX_TMP_FILE_FIXED, "windres", "With XX_WINDRES_DRYRUN: the temporary names printed (NAME, NAME_, …), as xx's tests use.";
+    CC, "windres", "xx-windres's preprocessor when --preprocessor is not given (else clang, else gcc).";
     GOARM, "go", "Kept when set; else xx-go sets it from the arm variant (5, 6, else 7).";
     GOAMD64, "go", "Kept when set; else xx-go sets it from the amd64 variant (v2-v4).";
     GOMIPS, "go", "Kept when set; else the mips/mipsle variant (hardfloat, softfloat).";
@@ -60,7 +63,7 @@ env_vars! {
     XX_VERIFY_STATIC, "verify", "1: every file must be statically linked (like --static).";
     XX_VERIFY_FILE_CMD_OUTPUT, "verify", "Check this text as if file(1) had printed it, instead of reading the file.";
     XX_VERIFY_NOLOCK, "verify", "Accepted for compatibility; xx-verify takes no lock.";
-    SOURCE_DATE_EPOCH, "image", "Seconds since 1970: every layer entry's mtime and the config's `created` (default 0).";
+    SOURCE_DATE_EPOCH, "image windres", "Seconds since 1970: every layer entry's mtime and the config's `created` (default 0); the timestamp of xx-windres's objects.";
     XX_REGISTRY_CHUNK_SIZE, "image", "Blobs larger than this many bytes are uploaded in chunks of this size (default 67108864).";
     XX_REGISTRY_ENDPOINTS, "image", "NAME=HOST[:PORT],…: connect to HOST for references naming registry NAME (a mirror, or where NAME's API lives); credentials stay NAME's.";
     XX_NET_MIN_RATE, "image", "Bytes per second a download must average over each window (default 1024); a slower one is dropped and retried.";

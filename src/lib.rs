@@ -29,6 +29,7 @@ mod scratch;
 pub mod sysroot;
 pub mod toolchain;
 pub mod verify;
+pub mod windres;
 
 use std::process::ExitCode;
 
@@ -36,7 +37,7 @@ use context::Context;
 
 /// The `xx-NAME` personalities; `xx install-links` creates one link per name.
 pub const PERSONALITIES: &[&str] = &[
-    "info", "verify", "cc", "c++", "clang", "clang++", "apt", "apt-get", "cargo", "go",
+    "info", "verify", "cc", "c++", "clang", "clang++", "apt", "apt-get", "cargo", "go", "windres",
 ];
 
 /// Dispatches one process: picks the personality from argv[0] (or `xx NAME`) and runs it.
@@ -64,6 +65,10 @@ pub fn run_multicall() -> ExitCode {
         None if stem == "clang" || stem == "clang++" => (stem.clone(), stem.clone()),
         None if stem != "xx" => {
             let ctx = Context::from_process();
+            if let Some(triple) = stem.strip_suffix("-windres") {
+                // `<triple>-windres`, which xx-cc makes for Windows targets.
+                return report(&stem, windres::run(&ctx, &stem, Some(triple), &args));
+            }
             match cc::run_alias(&ctx, &argv0, &stem, &args_os) {
                 Some(result) => return report(&stem, result),
                 None => return report("xx", cli::run(&argv0, args)),
@@ -87,6 +92,7 @@ pub fn run_multicall() -> ExitCode {
         "apt" | "apt-get" => apt::run(&ctx, &name, &args),
         "cargo" => cargo::run(&ctx, &args_os),
         "go" => go::run(&ctx, &args_os),
+        "windres" => windres::run(&ctx, &prog, None, &args),
         other => Err(anyhow::anyhow!(
             "unknown personality xx-{other}; known: {}",
             PERSONALITIES.join(", ")

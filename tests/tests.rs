@@ -17,3 +17,4 @@ mod registry;
 mod sysroot;
 mod util;
 mod verify;
+mod windows;

@@ -26,8 +26,8 @@ fn emulator(ctx: &Context, t: &Target) -> Option<Vec<String>> {
 }
 
 /// The compilers a build system should call. With clang that is clang itself plus
-/// `--config <triple>.cfg` (no wrapper process per compile); other backends go through
-/// the `<triple>-clang` aliases, which pick the backend per call.
+/// `--config <triple>.cfg` (no wrapper process per compile); other backends, and targets
+/// that need per-call arguments, go through the `<triple>-clang` aliases.
 pub struct Compilers {
     pub cc: String,
     pub cxx: String,
@@ -35,7 +35,9 @@ pub struct Compilers {
 }
 
 pub fn compilers(ctx: &Context, t: &Target, dir: &Path) -> Compilers {
-    let direct = super::uses_clang(ctx)
+    // A target whose compiles need more than the config (mingw's gcc directory) goes
+    // through the aliases, which add it per call.
+    let direct = (super::uses_clang(ctx) && super::setup::gcc_dir(ctx, t).is_none())
         .then(|| {
             Some((
                 prefix::find_tool(ctx, "clang")?,

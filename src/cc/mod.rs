@@ -301,8 +301,24 @@ fn clang(ctx: &Context, compiler: &str, t: &Target, args: &[OsString]) -> Result
     let cfg = setup::ensure(ctx, t)?;
     Err(crate::proc::exec_nested(
         ctx,
-        Command::new(real).arg("--config").arg(cfg).args(args),
+        Command::new(real)
+            .arg("--config")
+            .arg(cfg)
+            .args(setup::driver_args(
+                ctx,
+                t,
+                compiler == "clang++",
+                links(args),
+            ))
+            .args(args),
     ))
+}
+
+/// Whether a compiler call links (no `-c`, `-S`, `-E`, or dependency-only `-M`/`-MM`).
+fn links(args: &[OsString]) -> bool {
+    !args
+        .iter()
+        .any(|a| matches!(a.to_str(), Some("-c" | "-S" | "-E" | "-M" | "-MM")))
 }
 
 fn gcc(ctx: &Context, lang: Lang, t: &Target, args: &[OsString]) -> Result<ExitCode> {

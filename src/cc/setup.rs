@@ -120,6 +120,71 @@ fn cross_flags(ctx: &Context, t: &Target, bfd: bool) -> String {
     flags
 }
 
+/// What a compile adds after the config, kept out of it so the file stays xx's: the
+/// cross gcc's directory where clang does not find it (the os's `cc_gcc_dir`), for its
+/// libgcc when linking and, in C++, its libstdc++ headers (only what the call uses:
+/// clang warns of the rest).
+pub fn driver_args(ctx: &Context, t: &Target, cxx: bool, links: bool) -> Vec<String> {
+    let Some(dir) = gcc_dir(ctx, t) else {
+        return Vec::new();
+    };
+    let mut args = Vec::new();
+    if links {
+        args.push(format!("-L{}", dir.display()));
+    }
+    if cxx {
+        let headers = dir.join("include/c++");
+        for include in [headers.clone(), headers.join(&t.gnu)] {
+            args.push("-stdlib++-isystem".into());
+            args.push(include.display().to_string());
+        }
+    }
+    args
+}
+
+/// The cross gcc's directory, for targets whose os names one (`cc_gcc_dir`).
+pub fn gcc_dir(ctx: &Context, t: &Target) -> Option<PathBuf> {
+    let base = t.row.os_info().cc_gcc_dir?;
+    gcc_version_dir(ctx, t, Path::new(&base.replace("{triple}", &t.gnu)))
+}
+
+/// The versioned directory (`12-win32`) with a libgcc: the one `<triple>-gcc` is set to
+/// (Debian's alternatives end in `-win32` or `-posix`), else the newest.
+fn gcc_version_dir(ctx: &Context, t: &Target, base: &Path) -> Option<PathBuf> {
+    let chosen = prefix::find_tool(ctx, &format!("{}-gcc", t.gnu))
+        .and_then(|gcc| gcc.canonicalize().ok())
+        .and_then(|gcc| {
+            Some(
+                gcc.file_name()?
+                    .to_string_lossy()
+                    .rsplit('-')
+                    .next()?
+                    .to_string(),
+            )
+        });
+    let version = |name: &str| -> u32 {
+        name.split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    fs::read_dir(base)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|dir| dir.join("libgcc.a").is_file())
+        .max_by_key(|dir| {
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let matches = chosen
+                .as_deref()
+                .is_some_and(|c| name.ends_with(&format!("-{c}")));
+            (matches, version(&name), name)
+        })
+}
+
 /// `xx-default.cfg`, which xx writes once when setting up the machine's own target:
 /// `/etc/llvm` beside a `/usr/bin` prefix, else the prefix.
 fn write_default_config(ctx: &Context, t: &Target, dir: &Path) -> Result<()> {
@@ -195,6 +260,9 @@ fn write_aliases(ctx: &Context, t: &Target, dir: &Path) -> Result<()> {
         if let Some(llvm) = prefix::find_tool(ctx, &format!("llvm-{tool}")) {
             link(&dir.join(format!("{}-{tool}", t.name)), &llvm)?;
         }
+    }
+    if t.row.windres_machine.is_some() && prefix::find_tool(ctx, "llvm-rc").is_some() {
+        link(&dir.join(format!("{}-windres", t.name)), exe)?;
     }
     let ld = dir.join(format!("{}-ld", t.name));
     if prefix::find_tool(ctx, &format!("{}-ld", t.name)).is_none() && t.row.lld {

@@ -108,6 +108,10 @@ pub struct Target {
     pub apt_suffix: Option<&'static str>,
     pub apt: AptFacts,
     pub macos_min: Option<&'static str>,
+    /// llvm-cvtres's `-machine:` for xx-windres, and the `--target` spellings (globs with
+    /// `*` at either end, xx's) that select it.
+    pub windres_machine: Option<&'static str>,
+    pub windres_targets: &'static [&'static str],
     pub bin: BinaryInfo,
     pub file_arch: &'static [&'static str],
 }
@@ -133,6 +137,11 @@ pub struct OsInfo {
     /// What xx-cc's config adds for a cross target of this os: `{triple}` and `{sdk}`
     /// (xx-info sysroot, without its trailing `/`) are filled in.
     pub cc_cross_flags: Option<&'static str>,
+    /// Where the os's cross gcc keeps its libgcc and libstdc++ (`{triple}` filled in) when
+    /// clang cannot find it itself: one directory per version, picked by xx-cc.
+    pub cc_gcc_dir: Option<&'static str>,
+    /// The `XX_CC_PREFER_LINKER` xx-cargo links Rust with, where the usual one cannot.
+    pub cargo_linker: Option<&'static str>,
 }
 
 /// An arch only xx-verify knows (no triples, no packages): what its binaries look like.
