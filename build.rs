@@ -89,6 +89,7 @@ struct Row {
     apt: AptFacts,
     macos_min: Option<String>,
     windres: Option<Windres>,
+    apk_since: Option<String>,
     bin: Bin,
     file: FilePatterns,
 }
@@ -334,7 +335,7 @@ fn generate(table: &Table) -> String {
             "    Target {{ platform: {:?}, os: {os:?}, arch: {arch:?}, variant: {variant:?}, default: {}, \
              platform_variant: {platform_variant}, extra_variants: {}, aliases: {}, march: {:?}, deb: {:?}, apk: {:?}, rpm: {:?}, \
              triple: TripleParts {{ arch: {:?}, abi: {:?}, arch_env: {}, alpine_arch: {}, alpine_abi: {}, clang_arch: {}, cargo_arch: {} }}, \
-             rust: {}, zig: {}, zig_cpu: {}, go: {}, go_variant: {}, qemu: {}, meson: {:?}, lld: {}, lld_static: {}, multiarch: {}, apt_suffix: {}, apt: AptFacts {{ skip: {}, debian_ports_before: {}, force_env: {}, ubuntu_since: {} }}, macos_min: {}, windres_machine: {}, windres_targets: {}, \
+             rust: {}, zig: {}, zig_cpu: {}, go: {}, go_variant: {}, qemu: {}, meson: {:?}, lld: {}, lld_static: {}, multiarch: {}, apt_suffix: {}, apt: AptFacts {{ skip: {}, debian_ports_before: {}, force_env: {}, ubuntu_since: {} }}, macos_min: {}, windres_machine: {}, windres_targets: {}, apk_since: {}, \
              bin: BinaryInfo {{ machine: {}, bits: {}, endian: {endian}, float_abi: {}, float_abi_musl: {}, arm_arch: {arm_arch}, loader_gnu: {}, loader_musl: {} }}, \
              file_arch: {} }},",
             row.platform,
@@ -370,6 +371,7 @@ fn generate(table: &Table) -> String {
             opt(&row.macos_min),
             opt(&row.windres.as_ref().map(|w| w.machine.clone())),
             strs(row.windres.as_ref().map(|w| w.targets.as_slice()).unwrap_or_default()),
+            opt(&row.apk_since),
             b.machine,
             b.bits,
             opt(&b.float_abi),

@@ -49,6 +49,8 @@ env_vars! {
     GOBIN, "go", "Set: xx-go leaves PATH alone; unset: $GOPATH/bin/<GOOS>_<GOARCH> goes first on PATH.";
     GOPATH, "go", "Where `go install` puts cross-built commands (bin/<GOOS>_<GOARCH>).";
     XX_CC_PREFER_STATIC_LINKER, "cc", "Set: bfd ld where lld's static output is not trusted (386, ppc64le).";
+    XX_APK_NOLOCK, "apk", "Set: xx-apk takes no lock (/var/lock/xx-apk); xx-apk sets it for the apk it runs.";
+    XX_APK_KEEP_BINARIES, "apk", "Accepted as xx: xx's removal of the target root's usr/bin never matches anything (a quoted glob), so binaries are always kept.";
     XX_APT_PREFER_CROSS, "apt", "Prefer Debian's <pkg>-<arch>-cross packages over <pkg>:<arch>.";
     XX_APT_FORCE_RISCV64, "apt", "Install riscv64 packages even where the distribution release has none.";
     XX_APT_NOLOCK, "apt", "Do not take /var/lock/xx-apt (set for nested calls).";

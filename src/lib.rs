@@ -3,6 +3,7 @@
 //! The personality is picked from argv[0] before any other work: xx-info runs dozens of
 //! times per Dockerfile, so nothing here may cost more than a few microseconds.
 
+pub mod apk;
 pub mod apt;
 pub mod build;
 pub mod cargo;
@@ -38,6 +39,7 @@ use context::Context;
 /// The `xx-NAME` personalities; `xx install-links` creates one link per name.
 pub const PERSONALITIES: &[&str] = &[
     "info", "verify", "cc", "c++", "clang", "clang++", "apt", "apt-get", "cargo", "go", "windres",
+    "apk",
 ];
 
 /// Dispatches one process: picks the personality from argv[0] (or `xx NAME`) and runs it.
@@ -93,6 +95,7 @@ pub fn run_multicall() -> ExitCode {
         "cargo" => cargo::run(&ctx, &args_os),
         "go" => go::run(&ctx, &args_os),
         "windres" => windres::run(&ctx, &prog, None, &args),
+        "apk" => apk::run(&ctx, &args),
         other => Err(anyhow::anyhow!(
             "unknown personality xx-{other}; known: {}",
             PERSONALITIES.join(", ")

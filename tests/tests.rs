@@ -1,5 +1,6 @@
 //! One integration-test binary (faster to link than one per file).
 
+mod apk;
 mod apt;
 mod build;
 mod cargo;

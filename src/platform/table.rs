@@ -112,6 +112,9 @@ pub struct Target {
     /// `*` at either end, xx's) that select it.
     pub windres_machine: Option<&'static str>,
     pub windres_targets: &'static [&'static str],
+    /// First Alpine release with the arch: xx-apk points an older host's repositories
+    /// at this release for the target root.
+    pub apk_since: Option<&'static str>,
     pub bin: BinaryInfo,
     pub file_arch: &'static [&'static str],
 }
