@@ -24,8 +24,15 @@ const RUNS_BINARIES: &[&str] = &["test", "t", "run", "r", "bench"];
 /// Which Rust toolchain builds: rustup's proxies, or the distribution's rustc/cargo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Toolchain {
-    Rustup { cargo: PathBuf },
-    Distro { cargo: PathBuf, rustc: PathBuf },
+    /// `channel`: the `+toolchain` the command line names (rustup's default otherwise).
+    Rustup {
+        cargo: PathBuf,
+        channel: Option<String>,
+    },
+    Distro {
+        cargo: PathBuf,
+        rustc: PathBuf,
+    },
 }
 
 /// How the target's std is provided.
@@ -67,7 +74,12 @@ pub fn run(ctx: &Context, args: &[OsString]) -> Result<ExitCode> {
         crate::output::line(&rust_triple)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let plan = setup(&ctx, cc_target, rust_triple)?;
+    // `xx-cargo +nightly build`: cargo's proxy takes it; the std is that toolchain's.
+    let channel = args
+        .first()
+        .and_then(|a| a.to_str()?.strip_prefix('+'))
+        .map(String::from);
+    let plan = setup(&ctx, cc_target, rust_triple, channel)?;
     if setup_only {
         return Ok(ExitCode::SUCCESS);
     }
@@ -148,8 +160,13 @@ fn is_glibc_version(v: &str) -> bool {
 /// The C toolchain for the target, and its std: checked on every run (one `rustc
 /// --print sysroot`), installed when missing, locked so parallel builds for different
 /// targets do not collide.
-fn setup(ctx: &Context, cc_target: cc::Target, rust_triple: String) -> Result<Plan> {
-    let toolchain = choose_toolchain(ctx)?;
+fn setup(
+    ctx: &Context,
+    cc_target: cc::Target,
+    rust_triple: String,
+    channel: Option<String>,
+) -> Result<Plan> {
+    let toolchain = choose_toolchain(ctx, channel)?;
     cc::ensure(ctx, &cc_target)?;
     let prefix = cc::prefix_dir(ctx);
     let _lock = if ctx.var(ev::XX_CARGO_NOLOCK).is_none() {
@@ -177,8 +194,19 @@ fn setup(ctx: &Context, cc_target: cc::Target, rust_triple: String) -> Result<Pl
 
 /// rustup's cargo when the `cargo` on PATH is its proxy, else the distribution's
 /// (`/usr/bin/cargo` with `/usr/bin/rustc`, never mixed with rustup's rustc).
-/// XX_CARGO_TOOLCHAIN=rustup|distro chooses.
-fn choose_toolchain(ctx: &Context) -> Result<Toolchain> {
+/// XX_CARGO_TOOLCHAIN=rustup|distro chooses; a `+toolchain` is rustup's.
+fn choose_toolchain(ctx: &Context, channel: Option<String>) -> Result<Toolchain> {
+    if let Some(name) = &channel {
+        let cargo = cc::find_tool(ctx, "cargo")
+            .filter(|c| is_rustup_proxy(c) && ctx.var(ev::XX_CARGO_TOOLCHAIN) != Some("distro"))
+            .ok_or_else(|| {
+                anyhow!(
+                    "+{name}: toolchains by name are rustup's, and the cargo here is not its proxy\n\
+                     help: install rustup, or drop +{name} (XX_CARGO_TOOLCHAIN=distro uses the distribution's Rust)"
+                )
+            })?;
+        return Ok(Toolchain::Rustup { cargo, channel });
+    }
     let distro = || -> Result<Toolchain> {
         let cargo = PathBuf::from("/usr/bin/cargo");
         let rustc = PathBuf::from("/usr/bin/rustc");
@@ -192,7 +220,10 @@ fn choose_toolchain(ctx: &Context) -> Result<Toolchain> {
         Some("rustup") => {
             let cargo =
                 cc::find_tool(ctx, "cargo").ok_or_else(|| anyhow!("cargo not found on PATH"))?;
-            return Ok(Toolchain::Rustup { cargo });
+            return Ok(Toolchain::Rustup {
+                cargo,
+                channel: None,
+            });
         }
         Some(other) => bail!("XX_CARGO_TOOLCHAIN={other}: expected rustup or distro"),
         None => {}
@@ -204,7 +235,10 @@ fn choose_toolchain(ctx: &Context) -> Result<Toolchain> {
     })?;
     let is_rustup_proxy = is_rustup_proxy(&cargo);
     if is_rustup_proxy {
-        Ok(Toolchain::Rustup { cargo })
+        Ok(Toolchain::Rustup {
+            cargo,
+            channel: None,
+        })
     } else {
         distro().or(Ok(Toolchain::Distro {
             rustc: cc::find_tool(ctx, "rustc").unwrap_or_else(|| PathBuf::from("rustc")),
@@ -234,14 +268,27 @@ fn is_rustup_proxy(cargo: &Path) -> bool {
 
 fn rustc_of(toolchain: &Toolchain) -> PathBuf {
     match toolchain {
-        Toolchain::Rustup { cargo } => cargo.with_file_name("rustc"),
+        Toolchain::Rustup { cargo, .. } => cargo.with_file_name("rustc"),
         Toolchain::Distro { rustc, .. } => rustc.clone(),
+    }
+}
+
+/// `+channel` for rustup's proxies, when one was named.
+fn channel_arg(toolchain: &Toolchain) -> Option<String> {
+    match toolchain {
+        Toolchain::Rustup {
+            channel: Some(c), ..
+        } => Some(format!("+{c}")),
+        _ => None,
     }
 }
 
 fn sysroot(toolchain: &Toolchain) -> Result<PathBuf> {
     let rustc = rustc_of(toolchain);
-    let out = crate::proc::run_captured(Command::new(&rustc).args(["--print", "sysroot"]))?;
+    let mut cmd = Command::new(&rustc);
+    cmd.args(channel_arg(toolchain))
+        .args(["--print", "sysroot"]);
+    let out = crate::proc::run_captured(&mut cmd)?;
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
@@ -256,7 +303,7 @@ fn writable(dir: &Path) -> bool {
 
 /// The Rust sysroot xx-cargo would build with, and whether it is rustup's (for `xx doctor`).
 pub fn rust_sysroot(ctx: &Context) -> Result<(PathBuf, bool)> {
-    let toolchain = choose_toolchain(ctx)?;
+    let toolchain = choose_toolchain(ctx, None)?;
     let rustup = matches!(toolchain, Toolchain::Rustup { .. });
     Ok((sysroot(&toolchain)?, rustup))
 }
@@ -300,10 +347,14 @@ fn ensure_std(
         return Ok((toolchain, Std::Installed));
     }
     let installed = match &toolchain {
-        Toolchain::Rustup { cargo } => crate::proc::run_captured(
-            Command::new(cargo.with_file_name("rustup")).args(["target", "add", triple]),
-        )
-        .map(drop),
+        Toolchain::Rustup { cargo, channel } => {
+            let mut add = Command::new(cargo.with_file_name("rustup"));
+            add.args(["target", "add"]);
+            if let Some(c) = channel {
+                add.args(["--toolchain", c]);
+            }
+            crate::proc::run_captured(add.arg(triple)).map(drop)
+        }
         // Debian ships std only for linux-gnu targets. Rootless and without a foreign
         // dpkg architecture first; xx-apt (xx's way) when the archive cannot serve it.
         Toolchain::Distro { rustc, .. } if t.resolved.os == "linux" && t.resolved.libc == "gnu" => {
@@ -327,7 +378,7 @@ fn ensure_std(
             cargo: PathBuf::from("/usr/bin/cargo"),
             rustc: PathBuf::from("/usr/bin/rustc"),
         });
-    if let (Toolchain::Rustup { .. }, None, Some(distro)) =
+    if let (Toolchain::Rustup { channel: None, .. }, None, Some(distro)) =
         (&toolchain, ctx.var(ev::XX_CARGO_TOOLCHAIN), distro)
     {
         crate::output::err_line(format!(
@@ -422,7 +473,7 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
     let upper = cargo_env_name(&plan.rust_triple);
     let lower = plan.rust_triple.replace(['-', '.'], "_");
     let (program, rustc) = match &plan.toolchain {
-        Toolchain::Rustup { cargo } => (cargo.clone(), None),
+        Toolchain::Rustup { cargo, .. } => (cargo.clone(), None),
         Toolchain::Distro { cargo, rustc } => (cargo.clone(), Some(rustc.clone())),
     };
     let mut cmd = Command::new(program);
@@ -452,45 +503,52 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
     // Empty, so the host's CFLAGS (-march=native…) never reach target objects.
     set(format!("CFLAGS_{lower}"), OsString::new());
     set(format!("CXXFLAGS_{lower}"), OsString::new());
-    set(
-        format!("CMAKE_TOOLCHAIN_FILE_{lower}"),
-        prefix.join(format!("{}.cmake", t.name)).into(),
-    );
+    let cmake_file = match ctx.var(ev::XX_GLIBC_VERSION) {
+        Some(v) => cc::cmake_for_glibc(ctx, t, &prefix, v)?,
+        None => cc::write_cmake(ctx, t, &prefix)?,
+    };
+    set(format!("CMAKE_TOOLCHAIN_FILE_{lower}"), cmake_file.into());
     // pkg-config for the target only: host build scripts keep the host's (xx#94).
     set(format!("PKG_CONFIG_{lower}"), alias("pkg-config").into());
     set(format!("PKG_CONFIG_ALLOW_CROSS_{lower}"), "1".into());
     let target_rustflags = format!("CARGO_TARGET_{upper}_RUSTFLAGS");
-    let mut managed_rustflags = None;
-    if let Std::Managed(root) = &plan.std {
-        // Target crates only: host build scripts and proc macros keep rustc's own std.
-        let sysroot = format!("--sysroot={}", root.display());
-        let flags: Vec<&str> = [ctx.var(&target_rustflags), ctx.var(ev::XX_RUSTFLAGS)]
-            .into_iter()
-            .flatten()
-            .chain([sysroot.as_str()])
-            .collect();
-        // Set even over the user's (theirs are kept in it): without it there is no std.
-        managed_rustflags = Some((flags.join(" "), sysroot.clone()));
-    } else if let Some(flags) = ctx.var(ev::XX_RUSTFLAGS) {
-        set(target_rustflags.clone(), flags.into());
+    let forced = forced_rustflags(&plan.std, &t.resolved.libc);
+    if forced.is_empty() {
+        if let Some(flags) = ctx.var(ev::XX_RUSTFLAGS) {
+            set(target_rustflags.clone(), flags.into());
+        }
     }
     if let Some(runner) = runner(ctx, t, args)? {
         set(format!("CARGO_TARGET_{upper}_RUNNER"), runner.into());
     }
-    if let Some((flags, sysroot)) = managed_rustflags {
-        // cargo takes the first of CARGO_ENCODED_RUSTFLAGS, RUSTFLAGS and the target's
-        // flags: the sysroot goes into the one it reads. With --target, the first two
-        // reach target crates only, as the third does.
+    if !forced.is_empty() {
+        // Set even over the user's (theirs are kept): without them the build cannot
+        // link. cargo takes the first of CARGO_ENCODED_RUSTFLAGS, RUSTFLAGS and the
+        // target's flags, so they go into the one it reads; with --target, the first
+        // two reach target crates only, as the third does.
         if let Some(encoded) = ctx.var(ev::CARGO_ENCODED_RUSTFLAGS) {
-            cmd.env(
-                ev::CARGO_ENCODED_RUSTFLAGS,
-                format!("{encoded}\x1f{sysroot}"),
-            );
+            let mut all = vec![encoded.to_string()];
+            all.extend(forced);
+            cmd.env(ev::CARGO_ENCODED_RUSTFLAGS, all.join("\x1f"));
         } else if let Some(user) = ctx.var(ev::RUSTFLAGS) {
-            cmd.env(ev::RUSTFLAGS, format!("{user} {sysroot}"));
+            cmd.env(ev::RUSTFLAGS, format!("{user} {}", forced.join(" ")));
         } else {
-            cmd.env(&target_rustflags, flags);
+            let flags: Vec<String> = [ctx.var(&target_rustflags), ctx.var(ev::XX_RUSTFLAGS)]
+                .into_iter()
+                .flatten()
+                .map(String::from)
+                .chain(forced)
+                .collect();
+            cmd.env(&target_rustflags, flags.join(" "));
         }
+    }
+    if plan.std == Std::FromSource
+        && t.resolved.libc == "musl"
+        && ctx.var(ev::XX_CC_COMPILER).is_none()
+    {
+        // A std built from source has no self-contained musl (crt1.o, libc.a): zig
+        // brings its own, so it links.
+        cmd.env(ev::XX_CC_COMPILER, "zig");
     }
     if plan.std == Std::FromSource {
         cmd.env("RUSTC_BOOTSTRAP", "1");
@@ -513,6 +571,17 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
     }
     cmd.env(ev::XX_PREFIX, &prefix);
     Ok(cmd)
+}
+
+/// Target rustflags a build cannot do without: the managed std's sysroot (target crates
+/// only: host build scripts keep rustc's own std), and for a musl std built from source
+/// the C toolchain's libc instead of rustup's self-contained one, which it lacks.
+fn forced_rustflags(std: &Std, libc: &str) -> Vec<String> {
+    match std {
+        Std::Managed(root) => vec![format!("--sysroot={}", root.display())],
+        Std::FromSource if libc == "musl" => vec!["-Clink-self-contained=no".into()],
+        _ => Vec::new(),
+    }
 }
 
 /// `--target T` before any `--` (xx appends it last, after `--`: tonistiigi/xx's

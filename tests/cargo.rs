@@ -233,3 +233,93 @@ fn missing_qemu_is_named() {
     let build = p.cargo("linux/arm64", &["build", "-q"], &[("PATH", &path)]);
     assert_eq!(build.code, 0, "{}", build.stderr);
 }
+
+/// `xx-cargo +toolchain`: the std goes to that toolchain, whatever rustup's default is
+/// (here a default that is not even installed).
+#[test]
+fn a_plus_toolchain_gets_its_own_std() {
+    if !have_rust_and_qemu() {
+        return;
+    }
+    let default = Command::new("rustup").arg("default").output().unwrap();
+    let name = String::from_utf8_lossy(&default.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let p = Project::new("hello-crate");
+    let plus = format!("+{name}");
+    let env = [
+        ("RUSTUP_TOOLCHAIN", "xx-test-not-installed"),
+        ("RUSTUP_AUTO_INSTALL", "0"),
+    ];
+    let r = p.cargo("linux/arm64", &[&plus, "build", "-q"], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed", "--toolchain", &name])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&installed.stdout).contains("aarch64-unknown-linux-gnu"));
+    assert!(p
+        .binary("aarch64-unknown-linux-gnu", "debug", "hello-crate")
+        .is_file());
+    // Without rustup's cargo a named toolchain is one clear line.
+    let r = p.cargo(
+        "linux/arm64",
+        &[&plus, "build"],
+        &[("XX_CARGO_TOOLCHAIN", "distro")],
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("toolchains by name are rustup's"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// C built by CMake (the cmake crate uses the toolchain file's compilers, and sets
+/// CMAKE_C_FLAGS itself): it links for the target, and `--glibc 2.17` reaches it, in a
+/// prefix already set up without it. Its `stat()` needs glibc 2.33 otherwise.
+#[test]
+fn glibc_reaches_c_code_built_through_the_cmake_toolchain_file() {
+    if !has_zig() || !have_rust_and_qemu() || !require_tools(&["cmake"]) {
+        return;
+    }
+    let p = Project::new("cmake-crate");
+    let bin = |dir: &str| {
+        p.path()
+            .join(dir)
+            .join("aarch64-unknown-linux-gnu/release/cmake-crate")
+    };
+    let verify = |file: &std::path::Path| {
+        run(&Run::new(
+            "xx-verify",
+            &["--max-glibc", "2.17", file.to_str().unwrap()],
+        )
+        .env("TARGETPLATFORM", "linux/arm64"))
+    };
+    let plain = p.cargo("linux/arm64", &["build", "--release", "-q"], &[]);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    let v = verify(&bin("target"));
+    assert!(
+        v.code == 1 && v.stderr.contains("needs glibc 2.3"),
+        "{}",
+        v.stderr
+    );
+    let pinned_dir = p.path().join("target-2.17").display().to_string();
+    let env = [("CARGO_TARGET_DIR", pinned_dir.as_str())];
+    let pinned = p.cargo(
+        "linux/arm64",
+        &["build", "--release", "-q", "--glibc", "2.17"],
+        &env,
+    );
+    assert_eq!(pinned.code, 0, "{}", pinned.stderr);
+    let v = verify(&bin("target-2.17"));
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    let ran = p.cargo(
+        "linux/arm64",
+        &["run", "--release", "-q", "--glibc", "2.17"],
+        &env,
+    );
+    assert_eq!(ran.stdout.trim(), "cmake C code says ok", "{}", ran.stderr);
+}

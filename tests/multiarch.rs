@@ -240,3 +240,38 @@ fn build_std_when_no_std_can_be_installed() {
         ran.stderr
     );
 }
+
+/// No musl std in Debian: -Zbuild-std builds it, and with no self-contained musl beside
+/// it (rustup ships crt1.o and libc.a; a std from source has none) zig's musl links the
+/// static program.
+#[test]
+fn build_std_for_a_musl_target_links_with_zigs_musl() {
+    if !root_on_debian("the musl -Zbuild-std test")
+        || !util::has_zig()
+        || !require_tools(&["qemu-aarch64"])
+    {
+        return;
+    }
+    if !Path::new("/usr/lib/rustlib/src/rust/library").is_dir() {
+        util::skip("rust-web-src missing: scripts/setup-test-deps installs it");
+        return;
+    }
+    let p = Project::new("hello-crate");
+    let env = [
+        ("XX_CARGO_TOOLCHAIN", "distro"),
+        ("XX_NO_DOWNLOAD", "1"),
+        ("XX_LIBC", "musl"),
+    ];
+    let build = p.cargo("linux/arm64", &["build", "--release"], &env);
+    assert_eq!(build.code, 0, "{}", build.stderr);
+    assert!(build.stderr.contains("-Zbuild-std"), "{}", build.stderr);
+    let bin = p.binary("aarch64-unknown-linux-musl", "release", "hello-crate");
+    let v = run(&Run::new("xx-verify", &["--static", bin.to_str().unwrap()])
+        .env("TARGETPLATFORM", "linux/arm64"));
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    let out = Command::new("qemu-aarch64").arg(&bin).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "hello from aarch64 linux"
+    );
+}

@@ -10,7 +10,7 @@ mod files;
 mod prefix;
 mod setup;
 
-pub use files::build_env;
+pub use files::{build_env, cmake_for_glibc, write_cmake};
 pub use prefix::{dir as prefix_dir, find_tool, on_path};
 pub use setup::{ensure, ensure_aliases, linker};
 
@@ -389,10 +389,7 @@ fn act(ctx: &Context, t: &Target, action: &str) -> Result<ExitCode> {
         }
         "print-cmake-toolchain-file" => {
             setup::ensure(ctx, t)?;
-            // Rewritten each time: the backend (XX_CC_COMPILER) may differ from setup's.
-            let path = dir.join(format!("{}.cmake", t.name));
-            crate::fsutil::write_atomic(&path, files::cmake(ctx, t, &dir).as_bytes())?;
-            path.display().to_string()
+            files::write_cmake(ctx, t, &dir)?.display().to_string()
         }
         "print-meson-cross-file" => {
             setup::ensure(ctx, t)?;
