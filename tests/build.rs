@@ -323,6 +323,9 @@ fn cargo_shorthand_finds_a_workspace_members_binaries() {
             "-q",
             "--platform",
             "linux/arm64",
+            // Its libc too: `xx image run` must not borrow the machine's (there may be
+            // an arm64 one in /lib, or not).
+            "--with-deps",
             "-o",
             &image,
             "--",

@@ -156,6 +156,8 @@ fn context(dir: &Path) -> PathBuf {
     let ctx = dir.join("context");
     for (name, entries) in [
         ("hello-c", &["CMakeLists.txt", "main.c"][..]),
+        ("hello-go", &["go.mod", "main.go"][..]),
+        ("hello-windows", &["main.c", "app.rc"][..]),
         (
             "hello-rs",
             &["Cargo.toml", "Cargo.lock", "build.rs", "src"][..],
@@ -198,76 +200,199 @@ fn buildah(dir: &Path, args: &[&str]) -> Checked {
     Checked::from(out)
 }
 
+/// Everything a Dockerfile test builds from: the loopback registry holding the xx and
+/// base images, the archive the build's apt reads, the build context.
+struct Setup {
+    registry: Registry,
+    _server: Server,
+    dir: tempfile::TempDir,
+    xx_ref: String,
+    base_ref: String,
+    ctx: PathBuf,
+}
+
+impl Setup {
+    fn new() -> Option<Setup> {
+        if !require_tools(&["buildah", "cargo", "qemu-aarch64", "qemu-arm"]) {
+            return None;
+        }
+        let layout = base_layout()?;
+        let mut archive = Archive::with_real(&["amd64", "arm64", "armhf"])?;
+        let registry = Registry::start(None)?;
+        archive.suite = host_codename();
+        archive.publish();
+        let server = Server::start(archive.dir.path());
+        let dir = tempfile::tempdir().unwrap();
+        let xx_ref = xx_image(dir.path(), &registry);
+        let base_ref = base_image(dir.path(), &layout, &server, &archive.suite, &registry);
+        let ctx = context(dir.path());
+        Some(Setup {
+            registry,
+            _server: server,
+            dir,
+            xx_ref,
+            base_ref,
+            ctx,
+        })
+    }
+
+    /// `buildah build` of `dockerfile` for `platforms` into `output` (`--manifest NAME`
+    /// or `-t NAME`); fails the test with the build's tail when it fails.
+    fn build(&self, dockerfile: &Path, platforms: &[&str], output: [&str; 2]) -> Checked {
+        let built = buildah(
+            self.dir.path(),
+            &[
+                "build",
+                "--isolation",
+                "chroot",
+                "--tls-verify=false",
+                "--build-arg",
+                "BUILDPLATFORM=linux/amd64",
+                "--build-arg",
+                &format!("XX_IMAGE={}", self.xx_ref),
+                "--build-arg",
+                &format!("BASE_IMAGE={}", self.base_ref),
+                "--platform",
+                &platforms.join(","),
+                output[0],
+                output[1],
+                "-f",
+                dockerfile.to_str().unwrap(),
+                self.ctx.to_str().unwrap(),
+            ],
+        );
+        let name = dockerfile.file_name().unwrap().to_string_lossy();
+        let _ = std::fs::write(
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-build.log")),
+            format!("{}\n{}", built.stdout, built.stderr),
+        );
+        let tail: Vec<&str> = built.stdout.lines().rev().take(60).collect();
+        assert_eq!(
+            built.code,
+            0,
+            "buildah build {name}:\n{}\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+            built.stderr
+        );
+        built
+    }
+
+    /// Pushes a manifest list (or an image) to the loopback registry; its reference.
+    fn push(&self, what: &[&str], name: &str) -> String {
+        let pushed = self.registry.url(&format!("{name}:latest"));
+        let mut args = vec![what[0]];
+        args.extend(&what[1..]);
+        args.extend(["--tls-verify=false", name, &pushed]);
+        let push = buildah(self.dir.path(), &args);
+        assert_eq!(push.code, 0, "buildah push {name}: {}", push.stderr);
+        pushed.trim_start_matches("docker://").to_string()
+    }
+}
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
+}
+
+/// Go with cgo: xx-go with xx-clang's aliases and the xx-apt-installed target libc,
+/// linked statically; each platform's program runs under qemu.
+#[test]
+fn dockerfile_go_with_cgo_builds_two_platforms_with_buildah() {
+    let Some(setup) = Setup::new() else { return };
+    let platforms = [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")];
+    let names: Vec<&str> = platforms.iter().map(|(p, _)| *p).collect();
+    setup.build(
+        &example("Dockerfile.go"),
+        &names,
+        ["--manifest", "hello-go"],
+    );
+    let reference = setup.push(&["manifest", "push", "--all"], "hello-go");
+    let inspect = ok(xx(&["image", "inspect", &reference]), "xx image inspect");
+    for (platform, machine) in platforms {
+        assert!(inspect.stdout.contains(platform), "{}", inspect.stdout);
+        let ran = ok(
+            xx(&["image", "run", "-q", "--platform", platform, &reference]),
+            "xx image run",
+        );
+        assert_eq!(ran.stdout.trim(), format!("hello-go (cgo) on {machine}"));
+    }
+}
+
+/// xx-apk in an Alpine-style stage, against a recording apk: the commands and the
+/// target roots of a native, a cross and a repository-fallback (riscv64) platform.
+#[test]
+fn dockerfile_apk_dry_run_builds_with_buildah() {
+    let Some(setup) = Setup::new() else { return };
+    let platforms = ["linux/amd64", "linux/arm64", "linux/riscv64"];
+    let built = setup.build(
+        &example("Dockerfile.apk"),
+        &platforms,
+        ["--manifest", "apk"],
+    );
+    for line in [
+        "+ apk  --root / add --no-cache musl-dev gcc zlib-dev",
+        "apk --root / add g++",
+        "+ apk  --root /aarch64-alpine-linux-musl add --no-cache musl-dev gcc zlib-dev",
+        "apk add --no-cache --initdb -p /aarch64-alpine-linux-musl --allow-untrusted alpine-keys",
+        "apk --root /aarch64-alpine-linux-musl add g++",
+        "aarch64",
+        "http://127.0.0.1:9/alpine/v3.19/main",
+        "apk add --no-cache --initdb -p /riscv64-alpine-linux-musl --allow-untrusted alpine-keys",
+        "http://127.0.0.1:9/alpine/v3.20/main",
+        "http://127.0.0.1:9/alpine/v3.20/community",
+    ] {
+        assert!(
+            built.stdout.lines().any(|l| l.trim() == line),
+            "no line {line:?} in:\n{}",
+            built.stdout
+        );
+    }
+}
+
+/// Windows C with a resource: xx-windres and xx-clang in a Linux stage, a windows/amd64
+/// image whose program runs under wine and finds its resource.
+#[test]
+fn dockerfile_windows_c_builds_with_buildah() {
+    let Some(setup) = Setup::new() else { return };
+    setup.build(
+        &example("Dockerfile.windows"),
+        &["windows/amd64"],
+        ["-t", "hello-windows"],
+    );
+    let reference = setup.push(&["push"], "hello-windows");
+    let inspect = ok(xx(&["image", "inspect", &reference]), "xx image inspect");
+    assert!(
+        inspect.stdout.contains("windows/amd64"),
+        "{}",
+        inspect.stdout
+    );
+    let container = buildah(setup.dir.path(), &["from", "hello-windows"]);
+    assert_eq!(container.code, 0, "{}", container.stderr);
+    let mounted = buildah(setup.dir.path(), &["mount", container.stdout.trim()]);
+    assert_eq!(mounted.code, 0, "{}", mounted.stderr);
+    let exe = Path::new(mounted.stdout.trim()).join("hello-windows.exe");
+    let verify = crate::util::run(
+        &crate::util::Run::new("xx-verify", &[&exe.to_string_lossy()])
+            .env("TARGETPLATFORM", "windows/amd64"),
+    );
+    assert_eq!(verify.code, 0, "{}", verify.stderr);
+    if let Some(wine) = crate::windows::wine() {
+        let prefix = setup.dir.path().join("wine");
+        let out = crate::windows::under_wine(&wine, &prefix, &exe);
+        assert_eq!(out, "hello-windows from a resource\n");
+    }
+    let _ = buildah(setup.dir.path(), &["umount", container.stdout.trim()]);
+}
+
 #[test]
 fn dockerfile_example_builds_three_platforms_with_buildah() {
-    if !require_tools(&["buildah", "cargo", "qemu-aarch64", "qemu-arm"]) {
-        return;
-    }
-    let Some(layout) = base_layout() else { return };
-    let Some(mut archive) = Archive::with_real(&["amd64", "arm64", "armhf"]) else {
-        return;
-    };
-    let Some(registry) = Registry::start(None) else {
-        return;
-    };
-    archive.suite = host_codename();
-    archive.publish();
-    let server = Server::start(archive.dir.path());
-    let dir = tempfile::tempdir().unwrap();
-    let xx_ref = xx_image(dir.path(), &registry);
-    let base_ref = base_image(dir.path(), &layout, &server, &archive.suite, &registry);
-    let ctx = context(dir.path());
+    let Some(setup) = Setup::new() else { return };
     let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile.example");
     let platforms: Vec<&str> = PLATFORMS.iter().map(|(p, _)| *p).collect();
-    let built = buildah(
-        dir.path(),
-        &[
-            "build",
-            "--isolation",
-            "chroot",
-            "--tls-verify=false",
-            "--build-arg",
-            "BUILDPLATFORM=linux/amd64",
-            "--build-arg",
-            &format!("XX_IMAGE={xx_ref}"),
-            "--build-arg",
-            &format!("BASE_IMAGE={base_ref}"),
-            "--platform",
-            &platforms.join(","),
-            "--manifest",
-            "hello",
-            "-f",
-            dockerfile.to_str().unwrap(),
-            ctx.to_str().unwrap(),
-        ],
-    );
-    let _ = std::fs::write(
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join("dockerfile-build.log"),
-        format!("{}\n{}", built.stdout, built.stderr),
-    );
-    let tail: Vec<&str> = built.stdout.lines().rev().take(60).collect();
-    assert_eq!(
-        built.code,
-        0,
-        "buildah build:\n{}\n{}",
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-        built.stderr
-    );
-    let pushed = registry.url("hello:latest");
-    let push = buildah(
-        dir.path(),
-        &[
-            "manifest",
-            "push",
-            "--all",
-            "--tls-verify=false",
-            "hello",
-            &pushed,
-        ],
-    );
-    assert_eq!(push.code, 0, "buildah manifest push: {}", push.stderr);
-
-    let reference = pushed.trim_start_matches("docker://");
+    setup.build(&dockerfile, &platforms, ["--manifest", "hello"]);
+    let reference = setup.push(&["manifest", "push", "--all"], "hello");
+    let reference = reference.as_str();
     let inspect = ok(xx(&["image", "inspect", reference]), "xx image inspect");
     for (platform, machine) in PLATFORMS {
         assert!(inspect.stdout.contains(platform), "{}", inspect.stdout);

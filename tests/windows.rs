@@ -66,7 +66,7 @@ impl Work {
 
 /// wine for the amd64 programs: Debian's wine64 (`/usr/lib/wine/wine64`, no `wine` on
 /// PATH without the `wine` package). scripts/setup-test-deps installs it.
-fn wine() -> Option<PathBuf> {
+pub fn wine() -> Option<PathBuf> {
     which("wine64")
         .or_else(|| which("wine"))
         .or_else(|| Some(PathBuf::from("/usr/lib/wine/wine64")).filter(|p| p.is_file()))
@@ -77,7 +77,7 @@ fn wine() -> Option<PathBuf> {
 }
 
 /// A program's stdout under wine, in a throwaway wine prefix.
-fn under_wine(wine: &Path, prefix: &Path, exe: &Path) -> String {
+pub fn under_wine(wine: &Path, prefix: &Path, exe: &Path) -> String {
     let out = Command::new(wine)
         .arg(exe)
         .env("WINEPREFIX", prefix)
