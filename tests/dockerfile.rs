@@ -205,6 +205,8 @@ fn buildah(dir: &Path, args: &[&str]) -> Checked {
 struct Setup {
     registry: Registry,
     _server: Server,
+    /// Served by `_server`: dropping it would remove the archive's files.
+    _archive: Archive,
     dir: tempfile::TempDir,
     xx_ref: String,
     base_ref: String,
@@ -229,6 +231,7 @@ impl Setup {
         Some(Setup {
             registry,
             _server: server,
+            _archive: archive,
             dir,
             xx_ref,
             base_ref,

@@ -63,8 +63,15 @@ pub fn inspect(reference: &str, raw: bool, as_json: bool, t: Transport<'_>) -> R
                 known
             }
         };
+        // A lone manifest has no platform in its descriptor: its config names it.
+        let platform = desc.platform().or_else(|| {
+            (desc.digest == root.digest)
+                .then(|| src.store.config(&bytes).ok())
+                .flatten()
+                .and_then(|config| oci::platform_text(&config))
+        });
         rows.push(PlatformSummary {
-            platform: desc.platform().unwrap_or_else(|| "-".into()),
+            platform: platform.unwrap_or_else(|| "-".into()),
             digest: desc.digest.clone(),
             layers,
             size,
