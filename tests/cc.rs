@@ -309,6 +309,12 @@ fn xx_flags() {
             .stdout,
         "/\n"
     );
+    // darwin: the SDK path as xx-cc prints it, without xx-info's trailing `/`.
+    assert_eq!(
+        w.run("xx-clang", "darwin/arm64", &["--print-sysroot"], &[])
+            .stdout,
+        "/xx-sdk/MacOSX11.1.sdk\n"
+    );
     let ar = w.run("xx-clang", "linux/arm64", &["-print-prog-name=ar"], &[]);
     assert_eq!(
         ar.stdout.trim_end(),

@@ -382,7 +382,14 @@ fn act(ctx: &Context, t: &Target, action: &str) -> Result<ExitCode> {
             setup::ensure(ctx, t)?;
             t.clang_target.clone()
         }
-        "print-sysroot" => crate::info::sysroot(ctx, &t.resolved),
+        "print-sysroot" => {
+            // xx-info's darwin sysroot ends in `/`; xx-cc prints the SDK path bare.
+            let sysroot = crate::info::sysroot(ctx, &t.resolved);
+            match sysroot.strip_suffix(".sdk/") {
+                Some(sdk) => format!("{sdk}.sdk"),
+                None => sysroot,
+            }
+        }
         "print-cmake-defines" => {
             setup::ensure(ctx, t)?;
             files::cmake_defines(t, &dir)
@@ -412,6 +419,14 @@ fn act(ctx: &Context, t: &Target, action: &str) -> Result<ExitCode> {
 /// Only our own links are ever replaced or removed, never the real clang.
 fn wrap(dir: &Path, on: bool) -> Result<ExitCode> {
     let dir = if dir == Path::new("/usr/bin") {
+        // xx's own marker too, for scripts that look for it (the links do the work).
+        let marker = Path::new("/.xx-cc-autowrap");
+        if on {
+            crate::fsutil::write_atomic(marker, b"")?;
+        } else if marker.symlink_metadata().is_ok_and(|m| m.is_file()) {
+            std::fs::remove_file(marker)
+                .with_context(|| format!("cannot remove {}", marker.display()))?;
+        }
         Path::new("/usr/local/bin")
     } else {
         dir
