@@ -273,6 +273,25 @@ fn xx_flags() {
         cfg("x86_64-w64-mingw32.cfg"),
         "--target=x86_64-w64-mingw32 -fuse-ld=lld -I/usr/x86_64-w64-mingw32/include -L/usr/x86_64-w64-mingw32/lib\n"
     );
+    // Alpine (a fake root): xx's sysroot `/<triple>/`, where xx-apk installs.
+    let alpine = w.path("alpine-root");
+    std::fs::create_dir_all(alpine.join("etc")).unwrap();
+    std::fs::write(
+        alpine.join("etc/os-release"),
+        "ID=alpine\nVERSION_ID=3.19.1\n",
+    )
+    .unwrap();
+    std::fs::write(alpine.join("etc/alpine-release"), "3.19.1\n").unwrap();
+    let env = [
+        ("XX_HOST_ROOT", alpine.to_str().unwrap()),
+        ("XX_NO_DOWNLOAD", "1"),
+    ];
+    let r = w.run("xx-clang", "linux/arm64", &["--setup-target-triple"], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        cfg("aarch64-alpine-linux-musl.cfg"),
+        "--target=aarch64-alpine-linux-musl -fuse-ld=lld --sysroot=/aarch64-alpine-linux-musl/\n"
+    );
     // Cargo-style triples (xx-cargo's XX_VENDOR=unknown, riscv64gc) keep clang's spelling.
     let env = [
         ("XX_VENDOR", "unknown"),
