@@ -18,13 +18,7 @@ use crate::fsutil::write_atomic;
 use crate::platform::Resolved;
 
 pub fn run(ctx: &Context, args: &[String]) -> Result<ExitCode> {
-    let _lock = match ctx.var(ev::XX_APK_NOLOCK) {
-        Some(_) => None,
-        None => Some(crate::fsutil::lock(
-            &ctx.host_path("/var/lock/xx-apk"),
-            "xx-apk",
-        )?),
-    };
+    let _lock = crate::fsutil::tool_lock(ctx, "apk", ev::XX_APK_NOLOCK)?;
     let mut alpine = ctx.clone_vars();
     alpine.set_var(ev::XX_VENDOR, "");
     let r = Resolved::from_context(&alpine);

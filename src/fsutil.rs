@@ -36,6 +36,15 @@ fn temp_place(path: &Path) -> (&Path, String) {
 
 /// Makes `at` a symlink to `to`, replacing what is there in one rename (a concurrent
 /// reader never sees it missing). The link is made under a random temp name first.
+/// Writes `bytes` to `path` (atomically) unless it already holds exactly them: generated
+/// files that most runs would rewrite unchanged keep their mtime.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+    if fs::read(path).ok().as_deref() == Some(bytes) {
+        return Ok(());
+    }
+    write_atomic(path, bytes)
+}
+
 pub fn symlink_atomic(at: &Path, to: &Path) -> Result<()> {
     let (dir, prefix) = temp_place(at);
     crate::scratch::remove_stale(dir, &prefix);
@@ -154,6 +163,16 @@ pub fn lock(path: &Path, who: &str) -> Result<File> {
             .with_context(|| format!("cannot lock {}", path.display()))?;
     }
     Ok(file)
+}
+
+/// xx's per-tool lock, `/var/lock/xx-<tool>` (under XX_HOST_ROOT), unless the tool's
+/// `XX_<TOOL>_NOLOCK` is set (a nested call of a tool that already holds it).
+pub fn tool_lock(ctx: &crate::context::Context, tool: &str, nolock: &str) -> Result<Option<File>> {
+    if ctx.var(nolock).is_some() {
+        return Ok(None);
+    }
+    let who = format!("xx-{tool}");
+    lock(&ctx.host_path(&format!("/var/lock/{who}")), &who).map(Some)
 }
 
 /// Lets the lock's descriptor survive `exec`, so the tool we become keeps holding it

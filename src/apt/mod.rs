@@ -209,11 +209,7 @@ fn split_args(args: &[String]) -> (Vec<String>, Vec<String>, bool) {
 }
 
 fn lock(ctx: &Context) -> Result<Option<File>> {
-    if ctx.var(ev::XX_APT_NOLOCK).is_some() {
-        return Ok(None);
-    }
-    let file = crate::fsutil::lock(&ctx.host_path("/var/lock/xx-apt"), "xx-apt")?;
-    Ok(Some(file))
+    crate::fsutil::tool_lock(ctx, "apt", ev::XX_APT_NOLOCK)
 }
 
 fn lists_dir(ctx: &Context) -> PathBuf {

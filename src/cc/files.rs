@@ -68,10 +68,7 @@ pub fn cmake(ctx: &Context, t: &Target, dir: &Path) -> String {
 /// (setup writes it once; XX_CC_COMPILER may change between calls). Returns its path.
 pub fn write_cmake(ctx: &Context, t: &Target, dir: &Path) -> anyhow::Result<PathBuf> {
     let file = dir.join(format!("{}.cmake", t.name));
-    let text = cmake(ctx, t, dir);
-    if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
-        crate::fsutil::write_atomic(&file, text.as_bytes())?;
-    }
+    crate::fsutil::write_if_changed(&file, cmake(ctx, t, dir).as_bytes())?;
     Ok(file)
 }
 
@@ -91,7 +88,7 @@ pub fn cmake_for_glibc(
         flags: String::new(),
     };
     let file = dir.join(format!("{pinned}.cmake"));
-    crate::fsutil::write_atomic(&file, cmake_with(ctx, t, dir, &c, &file).as_bytes())?;
+    crate::fsutil::write_if_changed(&file, cmake_with(ctx, t, dir, &c, &file).as_bytes())?;
     Ok(file)
 }
 
