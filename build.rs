@@ -99,6 +99,7 @@ struct Row {
 struct Windres {
     machine: String,
     targets: Vec<String>,
+    rank: u8,
 }
 
 #[derive(Deserialize)]
@@ -335,7 +336,7 @@ fn generate(table: &Table) -> String {
             "    Target {{ platform: {:?}, os: {os:?}, arch: {arch:?}, variant: {variant:?}, default: {}, \
              platform_variant: {platform_variant}, extra_variants: {}, aliases: {}, march: {:?}, deb: {:?}, apk: {:?}, rpm: {:?}, \
              triple: TripleParts {{ arch: {:?}, abi: {:?}, arch_env: {}, alpine_arch: {}, alpine_abi: {}, clang_arch: {}, cargo_arch: {} }}, \
-             rust: {}, zig: {}, zig_cpu: {}, go: {}, go_variant: {}, qemu: {}, meson: {:?}, lld: {}, lld_static: {}, multiarch: {}, apt_suffix: {}, apt: AptFacts {{ skip: {}, debian_ports_before: {}, force_env: {}, ubuntu_since: {} }}, macos_min: {}, windres_machine: {}, windres_targets: {}, apk_since: {}, \
+             rust: {}, zig: {}, zig_cpu: {}, go: {}, go_variant: {}, qemu: {}, meson: {:?}, lld: {}, lld_static: {}, multiarch: {}, apt_suffix: {}, apt: AptFacts {{ skip: {}, debian_ports_before: {}, force_env: {}, ubuntu_since: {} }}, macos_min: {}, windres_machine: {}, windres_targets: {}, windres_rank: {}, apk_since: {}, \
              bin: BinaryInfo {{ machine: {}, bits: {}, endian: {endian}, float_abi: {}, float_abi_musl: {}, arm_arch: {arm_arch}, loader_gnu: {}, loader_musl: {} }}, \
              file_arch: {} }},",
             row.platform,
@@ -371,6 +372,7 @@ fn generate(table: &Table) -> String {
             opt(&row.macos_min),
             opt(&row.windres.as_ref().map(|w| w.machine.clone())),
             strs(row.windres.as_ref().map(|w| w.targets.as_slice()).unwrap_or_default()),
+            row.windres.as_ref().map_or(0, |w| w.rank),
             opt(&row.apk_since),
             b.machine,
             b.bits,

@@ -31,7 +31,11 @@ pub fn run(ctx: &Context, args: &[String]) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if !r.is_supported() {
-        return Err(crate::output::as_xx(r.unsupported_message()));
+        // xx's lines: `xx-info env` fails, leaving XX_OS empty in its skip line; the run
+        // succeeds, installing nothing.
+        crate::output::err_line(r.unsupported_message());
+        crate::output::err_line("skipping packages installation on ");
+        return Ok(ExitCode::SUCCESS);
     }
     let target = Apk::new(ctx, r);
     match args.first().map(String::as_str) {
@@ -71,18 +75,16 @@ impl<'a> Apk<'a> {
         if !self.cross || done.is_file() {
             return Ok(());
         }
+        let host_repos = self.ctx.host_path("/etc/apk/repositories");
+        let repos = fs::read_to_string(&host_repos)
+            .with_context(|| format!("cannot read {}", host_repos.display()))?;
+        let repos = self.repositories(&repos, &host_repos)?;
         let apk_dir = self.root.join("etc/apk");
         for dir in ["keys", "protected_paths.d"] {
             let dir = apk_dir.join(dir);
             fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let host_repos = self.ctx.host_path("/etc/apk/repositories");
-        let repos = fs::read_to_string(&host_repos)
-            .with_context(|| format!("cannot read {}", host_repos.display()))?;
-        write_atomic(
-            &apk_dir.join("repositories"),
-            self.repositories(&repos).as_bytes(),
-        )?;
+        write_atomic(&apk_dir.join("repositories"), repos.as_bytes())?;
         write_atomic(
             &apk_dir.join("arch"),
             format!("{}\n", self.r.pkg_arch).as_bytes(),
@@ -116,21 +118,29 @@ impl<'a> Apk<'a> {
 
     /// The host's repositories, or for an arch newer than the host's release the same
     /// mirrors at the first release that has it (main and community, as xx).
-    fn repositories(&self, host: &str) -> String {
+    fn repositories(&self, host: &str, host_file: &Path) -> Result<String> {
         let since = self.r.target.and_then(|row| row.apk_since);
         let release = OsRelease::read(self.ctx).unwrap_or_default();
         let Some(since) = since.filter(|s| version_lt(&release.version_id, s)) else {
-            return host.to_string();
+            return Ok(host.to_string());
         };
         let mut mirrors: Vec<&str> = host
             .lines()
             .filter_map(|line| mirror_of(line.trim()))
             .collect();
         mirrors.dedup();
-        mirrors
+        if mirrors.is_empty() {
+            bail!(
+                "{} is older than Alpine {since}, the first with {}, and {} names no mirror to take v{since} from: add one (https://MIRROR/alpine/v{since}/main)",
+                release.version_id,
+                self.r.arch,
+                host_file.display()
+            );
+        }
+        Ok(mirrors
             .iter()
             .flat_map(|m| ["main", "community"].map(|repo| format!("{m}/v{since}/{repo}\n")))
-            .collect()
+            .collect())
     }
 
     fn clean(&self) -> Result<()> {
@@ -182,9 +192,7 @@ impl<'a> Apk<'a> {
             .status()
             .context("cannot run apk")?;
         if !status.success() {
-            return Ok(ExitCode::from(
-                status.code().unwrap_or(1).clamp(1, 255) as u8
-            ));
+            return Ok(ExitCode::from(crate::proc::exit_code(status)));
         }
         if self.cross {
             if let Some(package) = compiler_rt {
@@ -253,12 +261,16 @@ fn mirror_of(line: &str) -> Option<&str> {
     (release == "edge" || release.starts_with('v')).then_some(base)
 }
 
-/// Release `a` is older than `b` (`3.19.1` < `3.20`), comparing major.minor.
+/// Release `a` is older than `b` (`3.19.1` < `3.20`), comparing major.minor by their
+/// leading digits (edge's `3.21_alpha20240807` is 3.21).
 fn version_lt(a: &str, b: &str) -> bool {
     let parts = |v: &str| -> Vec<u32> {
         v.split('.')
             .take(2)
-            .map(|p| p.parse().unwrap_or(0))
+            .map(|p| {
+                let digits = p.len() - p.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+                p[..digits].parse().unwrap_or(0)
+            })
             .collect()
     };
     !a.is_empty() && parts(a) < parts(b)
@@ -285,5 +297,7 @@ mod tests {
         assert!(!version_lt("3.20.3", "3.20"));
         assert!(!version_lt("3.21.0", "3.20"));
         assert!(!version_lt("", "3.20"));
+        assert!(!version_lt("3.21_alpha20240807", "3.21"));
+        assert!(version_lt("3.20_alpha20240329", "3.21"));
     }
 }

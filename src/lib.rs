@@ -69,7 +69,8 @@ pub fn run_multicall() -> ExitCode {
             let ctx = Context::from_process();
             if let Some(triple) = stem.strip_suffix("-windres") {
                 // `<triple>-windres`, which xx-cc makes for Windows targets.
-                return report(&stem, windres::run(&ctx, &stem, Some(triple), &args));
+                // Its usage names xx-windres, which xx's alias runs.
+                return report(&stem, windres::run(&ctx, "xx-windres", Some(triple), &args));
             }
             match cc::run_alias(&ctx, &argv0, &stem, &args_os) {
                 Some(result) => return report(&stem, result),

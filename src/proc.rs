@@ -81,6 +81,17 @@ pub fn echo_and_run(argv: &[&str], echoed: &str, dry_run: bool) -> Result<()> {
     Ok(())
 }
 
+/// A finished child's status as a shell's `$?`: its exit code, or 128 + the signal
+/// that killed it.
+pub fn exit_code(status: ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt as _;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(1),
+        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(255),
+        (None, None) => 1,
+    }
+}
+
 /// Runs `cmd` with its stderr shown line by line as it comes and also returned.
 pub fn tee_stderr(cmd: &mut Command) -> Result<(ExitStatus, Vec<String>)> {
     let name = cmd.get_program().to_string_lossy().into_owned();

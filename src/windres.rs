@@ -140,6 +140,8 @@ fn parse(prog: &str, args: &[String]) -> Result<Parsed> {
                 }
             });
         match matched {
+            // xx keeps an empty `--output=` as unset: the default applies.
+            Some((_, Some(v))) if v.is_empty() => {}
             Some((set, Some(v))) => set(&mut o, v),
             Some((set, None)) => {
                 set(&mut o, value(arg, next)?);
@@ -152,7 +154,10 @@ fn parse(prog: &str, args: &[String]) -> Result<Parsed> {
         }
         i += 1;
     }
-    let mut positional = args[i.min(args.len())..].iter().filter(|a| !a.is_empty());
+    // As xx's `[ -n "$1" ]`: an empty argument ends the command line.
+    let mut positional = args[i.min(args.len())..]
+        .iter()
+        .take_while(|a| !a.is_empty());
     if let Some(input) = positional.next() {
         o.input = Some(input.clone());
     }
@@ -240,10 +245,29 @@ impl Plan {
         })
     }
 
+    /// Runs (or prints) the steps; a failed step's exit code is the run's, as xx's `set -e`.
     fn execute(&self, ctx: &Context) -> Result<ExitCode> {
+        match self.steps(ctx) {
+            Err(e) => match e.downcast_ref::<StepFailed>() {
+                Some(StepFailed(code)) => Ok(ExitCode::from(*code)),
+                None => Err(e),
+            },
+            Ok(()) => Ok(ExitCode::SUCCESS),
+        }
+    }
+
+    fn steps(&self, ctx: &Context) -> Result<()> {
         let rc = self.from_rc.then(|| tool(ctx, "llvm-rc")).transpose()?;
-        let scratch = crate::scratch::ScratchDir::new_in(&std::env::temp_dir(), "xx-windres")?;
-        let mut temps = TempNames::new(ctx, self.dry_run, scratch.path());
+        // A dry run writes nothing, not even a scratch directory.
+        let scratch = match self.dry_run {
+            true => None,
+            false => Some(crate::scratch::ScratchDir::new_in(
+                &std::env::temp_dir(),
+                "xx-windres",
+            )?),
+        };
+        let scratch_dir = scratch.as_ref().map(|s| s.path().to_path_buf());
+        let mut temps = TempNames::new(ctx, scratch_dir.clone());
         let res = match rc {
             Some(rc) => {
                 let preprocessed = temps.next();
@@ -277,21 +301,24 @@ impl Plan {
         } else {
             let cvtres = tool(ctx, "llvm-cvtres")?;
             let machine = self.machine.unwrap_or_default();
-            let staged = scratch.path().join("out.syso").display().to_string();
-            let out = if self.dry_run { &self.output } else { &staged };
+            let staged = scratch_dir.map(|dir| dir.join("out.syso").display().to_string());
             let mut line = vec!["llvm-cvtres".to_string(), format!("-machine:{machine}")];
-            // llvm-cvtres stamps the object with the time of day unless told.
+            // llvm-cvtres stamps the object with the time of day unless told (a dry run
+            // prints xx's line).
             if let Some(epoch) = ctx.var(ev::SOURCE_DATE_EPOCH).filter(|e| !e.is_empty()) {
-                line.push(format!("-timestamp:{epoch}"));
+                if !self.dry_run {
+                    line.push(format!("-timestamp:{epoch}"));
+                }
             }
+            let out = staged.as_deref().unwrap_or(&self.output);
             line.extend([format!("-out:{out}"), res]);
             self.step(&line, &cvtres.display().to_string())?;
-            if !self.dry_run {
+            if let Some(staged) = staged {
                 let bytes = std::fs::read(&staged).context("llvm-cvtres wrote no output")?;
                 write_output(&self.output, &bytes)?;
             }
         }
-        Ok(ExitCode::SUCCESS)
+        Ok(())
     }
 
     /// One command: printed under XX_WINDRES_DRYRUN (as xx names it), else run by `program`.
@@ -304,25 +331,33 @@ impl Plan {
             .args(&line[1..])
             .status()
             .with_context(|| format!("cannot run {}", line[0]))?;
-        if !status.success() {
-            return Err(as_xx(format!(
-                "xx-windres: {} failed ({status})",
-                crate::proc::command_line(Command::new(&line[0]).args(&line[1..]))
-            )));
+        match crate::proc::exit_code(status) {
+            0 => Ok(()),
+            code => Err(StepFailed(code).into()),
         }
-        Ok(())
     }
 }
 
+/// A step that failed, having said why on stderr itself: its exit code.
+#[derive(Debug)]
+struct StepFailed(u8);
+
+impl std::fmt::Display for StepFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a step failed with exit code {}", self.0)
+    }
+}
+
+impl std::error::Error for StepFailed {}
+
 /// llvm-cvtres's machine for a target spelling, from the table's windres globs.
 fn machine_for(target: &str) -> Option<&'static str> {
-    TARGETS.iter().find_map(|row| {
-        let machine = row.windres_machine?;
-        row.windres_targets
-            .iter()
-            .any(|pattern| glob(pattern, target))
-            .then_some(machine)
-    })
+    TARGETS
+        .iter()
+        .filter(|row| row.windres_targets.iter().any(|p| glob(p, target)))
+        .filter_map(|row| Some((row.windres_rank, row.windres_machine?)))
+        .min_by_key(|(rank, _)| *rank)
+        .map(|(_, machine)| machine)
 }
 
 /// `*` at either end, as in a shell `case` pattern.
@@ -352,8 +387,8 @@ fn dirname(path: &str) -> String {
     }
 }
 
-/// Temporary names: xx's `XX_TMP_FILE_FIXED`, `…_`, `…__` in a dry run (nothing is
-/// written then), else files in the run's private directory.
+/// Temporary names: files in the run's private directory, else (a dry run, which
+/// writes nothing) xx's `XX_TMP_FILE_FIXED`, `…_`, `…__`, or `/tmp/tmpN`.
 struct TempNames {
     fixed: Option<String>,
     dir: PathBuf,
@@ -361,14 +396,14 @@ struct TempNames {
 }
 
 impl TempNames {
-    fn new(ctx: &Context, dry_run: bool, dir: &Path) -> TempNames {
+    fn new(ctx: &Context, dir: Option<PathBuf>) -> TempNames {
         let fixed = ctx
             .var(ev::XX_TMP_FILE_FIXED)
-            .filter(|v| dry_run && !v.is_empty())
+            .filter(|v| dir.is_none() && !v.is_empty())
             .map(String::from);
         TempNames {
             fixed,
-            dir: dir.to_path_buf(),
+            dir: dir.unwrap_or_else(std::env::temp_dir),
             count: 0,
         }
     }
@@ -390,12 +425,24 @@ impl TempNames {
     }
 }
 
-/// The finished output, all at once: a device (`/dev/stdout`) is written to directly,
-/// a file replaced atomically.
+/// The finished output, all at once: `/dev/stdout` (the default) through our stdout, a
+/// device or pipe written to directly, a file replaced atomically.
 fn write_output(output: &str, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::FileTypeExt;
+    if output == "/dev/stdout" || output == "-" {
+        let mut out = std::io::stdout().lock();
+        return out
+            .write_all(bytes)
+            .and_then(|()| out.flush())
+            .context("cannot write the output to stdout");
+    }
     let path = Path::new(output);
-    if output.starts_with("/dev/") {
-        use std::io::Write;
+    let special = std::fs::metadata(path).is_ok_and(|m| {
+        let t = m.file_type();
+        t.is_char_device() || t.is_fifo() || t.is_block_device() || t.is_socket()
+    });
+    if special {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .open(path)
@@ -450,6 +497,7 @@ mod tests {
             ("aarch64-w64-mingw32", Some("ARM64")),
             ("arm64-w64-mingw32", Some("ARM64")),
             ("armv7-w64-mingw32", Some("ARM")),
+            ("x86_64-i686-mingw32", Some("X86")),
             ("riscv64-linux-gnu", None),
         ] {
             assert_eq!(machine_for(target), machine, "{target}");

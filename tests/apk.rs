@@ -25,7 +25,7 @@ exit "${APK_EXIT:-0}"
 
 struct Alpine {
     dir: tempfile::TempDir,
-    /// The target for cross cases: arm64, or amd64 on an arm64 machine (as xx's test).
+    /// The target for cross cases: arm64 (xx takes the machine for x86_64).
     arch: &'static str,
     triple: &'static str,
     apk_arch: &'static str,
@@ -48,11 +48,7 @@ impl Alpine {
         std::fs::write(&apk, STAND_IN).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&apk, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let (arch, triple, apk_arch) = if std::env::consts::ARCH == "aarch64" {
-            ("amd64", "x86_64-alpine-linux-musl", "x86_64")
-        } else {
-            ("arm64", "aarch64-alpine-linux-musl", "aarch64")
-        };
+        let (arch, triple, apk_arch) = ("arm64", "aarch64-alpine-linux-musl", "aarch64");
         Alpine {
             dir,
             arch,
@@ -78,6 +74,7 @@ impl Alpine {
         run(&Run::new("xx-apk", args)
             .env("TARGETPLATFORM", platform)
             .env("XX_HOST_ROOT", &self.root().to_string_lossy())
+            .env("XX_HOST_MARCH", "x86_64")
             .env("APK_LOG", &self.path("apk.log").to_string_lossy())
             .env("APK_ARCH", self.apk_arch)
             .env("APK_TRIPLE", self.triple)
@@ -201,12 +198,16 @@ fn riscv64_and_loong64_fall_back_to_the_first_release_with_them_on_the_hosts_mir
         ("3.20.3", "linux/riscv64", None),
         ("3.20.3", "linux/loong64", Some("3.21")),
         ("3.21.0", "linux/loong64", None),
+        // edge: VERSION_ID 3.21_alpha…
+        ("3.21_alpha20240807", "linux/loong64", None),
+        ("3.20_alpha20240329", "linux/loong64", Some("3.21")),
     ] {
         let a = Alpine::new(version);
         let r = a.xx_apk(platform, &["setup"], &[]);
         assert_eq!(r.code, 0, "{platform}: {}", r.stderr);
         let triple = run(&Run::new("xx-info", &["triple"])
             .env("TARGETPLATFORM", platform)
+            .env("XX_HOST_MARCH", "x86_64")
             .env("XX_HOST_ROOT", &a.root().to_string_lossy()))
         .stdout;
         let repos = a.path(&format!("{}/etc/apk/repositories", triple.trim()));
@@ -274,9 +275,37 @@ fn non_linux_and_mips_targets_are_skipped_as_xx_does() {
         );
     }
     assert_eq!(a.calls(), "", "apk never ran");
+    // A target xx-info does not know: its message, then xx's skip line, and success.
     let r = a.xx_apk("linux/ppc64", &["add", "foo"], &[]);
     assert_eq!(
-        (r.stderr.as_str(), r.code),
-        ("unsupported target: os=linux arch=ppc64 variant=\n", 1)
+        (r.stdout.as_str(), r.stderr.as_str(), r.code),
+        (
+            "",
+            "unsupported target: os=linux arch=ppc64 variant=\n\
+             skipping packages installation on \n",
+            0
+        )
     );
+    assert_eq!(a.calls(), "", "apk never ran");
+}
+
+/// A fallback release needs a mirror to take it from: without one in the host's
+/// repositories, one line naming the fix, and no target root half set up.
+#[test]
+fn a_fallback_without_a_mirror_is_one_line_and_writes_nothing() {
+    let a = Alpine::new("3.19.1");
+    std::fs::write(a.path("etc/apk/repositories"), "/local/packages\n").unwrap();
+    let r = a.xx_apk("linux/riscv64", &["add", "foo"], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("names no mirror") && r.stderr.contains("v3.20"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !a.path("riscv64-alpine-linux-musl").exists(),
+        "a target root was half set up"
+    );
+    assert_eq!(a.calls(), "", "apk never ran");
 }

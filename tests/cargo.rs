@@ -247,6 +247,10 @@ fn a_plus_toolchain_gets_its_own_std() {
         .next()
         .unwrap_or_default()
         .to_string();
+    if !default.status.success() || name.is_empty() {
+        crate::util::skip("rustup has no default toolchain to name with +");
+        return;
+    }
     let p = Project::new("hello-crate");
     let plus = format!("+{name}");
     let env = [
@@ -275,6 +279,32 @@ fn a_plus_toolchain_gets_its_own_std() {
         "{}",
         r.stderr
     );
+}
+
+/// Input that names files is checked first: a bare `+` and an XX_GLIBC_VERSION that is
+/// not a version are one line each, before anything is set up.
+#[test]
+fn a_bare_plus_and_a_bad_glibc_version_are_refused() {
+    let p = Project::new("hello-crate");
+    let r = p.cargo("linux/arm64", &["+", "build"], &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("`+` names no toolchain"), "{}", r.stderr);
+    for v in ["../../x", "2.17/..", "2"] {
+        let r = p.cargo("linux/arm64", &["build"], &[("XX_GLIBC_VERSION", v)]);
+        assert_eq!(r.code, 1, "{v}");
+        assert_eq!(
+            r.stderr.lines().count(),
+            1,
+            "one line for {v}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("expected a version like 2.17"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(!p.path().join("xx-prefix").exists(), "nothing was set up");
 }
 
 /// C built by CMake (the cmake crate uses the toolchain file's compilers, and sets

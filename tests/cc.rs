@@ -18,6 +18,8 @@ const HELLO_CXX: &str = "#include <iostream>\n#include <sys/utsname.h>\n\
 /// A workspace with sources and a private prefix (never /usr/bin).
 struct Work {
     dir: tempfile::TempDir,
+    /// `uname -m` as xx sees it, for tests whose expectations name the host (amd64).
+    host_march: Option<&'static str>,
 }
 
 impl Work {
@@ -25,7 +27,18 @@ impl Work {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("hello.c"), HELLO_C).unwrap();
         std::fs::write(dir.path().join("hello.cc"), HELLO_CXX).unwrap();
-        Work { dir }
+        Work {
+            dir,
+            host_march: None,
+        }
+    }
+
+    /// A workspace where xx takes the machine for x86_64, whatever it is.
+    fn on_amd64() -> Work {
+        Work {
+            host_march: Some("x86_64"),
+            ..Work::new()
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -49,6 +62,9 @@ impl Work {
             .env("XX_PREFIX", &prefix)
             .env("PATH", &path)
             .envs(env);
+        if let Some(march) = self.host_march {
+            r = r.env("XX_HOST_MARCH", march);
+        }
         r.cwd = Some(self.dir.path().to_path_buf());
         run(&r)
     }
@@ -200,10 +216,17 @@ fn zig_backend_for_seven_targets_and_glibc_pinning() {
 
 #[test]
 fn xx_flags() {
-    if !require_tool("clang") || !require_tool("ld.lld") || !require_tool("riscv64-linux-gnu-ld") {
+    if !require_tools(&[
+        "clang",
+        "ld.lld",
+        "riscv64-linux-gnu-ld",
+        "powerpc64le-linux-gnu-ld",
+        "aarch64-linux-gnu-ld",
+        "arm-linux-gnueabihf-ld",
+    ]) {
         return;
     }
-    let w = Work::new();
+    let w = Work::on_amd64();
     let prefix = w.prefix();
     let triple = w.run("xx-clang", "linux/arm64", &["--print-target-triple"], &[]);
     assert_eq!(
@@ -245,13 +268,37 @@ fn xx_flags() {
         )
     );
     let env = [("XX_CC_PREFER_LINKER", "ld")];
-    w.run("xx-clang", "linux/arm64", &["--setup-target-triple"], &env);
+    w.run("xx-clang", "linux/arm/v7", &["--setup-target-triple"], &env);
+    assert_eq!(
+        cfg("arm-linux-gnueabihf.cfg"),
+        format!(
+            "--target=arm-linux-gnueabihf -fuse-ld={}\n",
+            bfd("arm-linux-gnueabihf")
+        )
+    );
+    // Once written, a target's config stays (as xx's): a call preferring another linker
+    // gets it on its own command line, and compiles that do not link get nothing.
+    let r = w.run(
+        "xx-clang",
+        "linux/arm64",
+        &["-###", "-o", "x", "hello.c"],
+        &env,
+    );
     assert_eq!(
         cfg("aarch64-linux-gnu.cfg"),
-        format!(
-            "--target=aarch64-linux-gnu -fuse-ld={}\n",
-            bfd("aarch64-linux-gnu")
-        )
+        "--target=aarch64-linux-gnu -fuse-ld=lld\n"
+    );
+    let ld = bfd("aarch64-linux-gnu");
+    assert!(
+        r.stderr.contains(&format!("-fuse-ld={ld}")) && !r.stderr.contains("ld.lld\""),
+        "{}",
+        r.stderr
+    );
+    let r = w.run("xx-clang", "linux/arm64", &["-###", "-c", "hello.c"], &env);
+    assert!(
+        !r.stderr.contains(&format!("-fuse-ld={ld}")),
+        "{}",
+        r.stderr
     );
     // The machine's own target: xx-default.cfg beside it (/etc/llvm when the prefix is
     // /usr/bin), written once.

@@ -265,6 +265,17 @@ fn build_std_for_a_musl_target_links_with_zigs_musl() {
     let build = p.cargo("linux/arm64", &["build", "--release"], &env);
     assert_eq!(build.code, 0, "{}", build.stderr);
     assert!(build.stderr.contains("-Zbuild-std"), "{}", build.stderr);
+    // cmake-rs crates get a toolchain file of the zig build's own: the target's shared
+    // one keeps clang, so other builds never see it flip.
+    let prefix = p.path().join("xx-prefix");
+    let twin = std::fs::read_to_string(prefix.join("aarch64-linux-musl.zig.cmake")).unwrap();
+    assert!(
+        twin.contains(&format!(
+            "set(CMAKE_C_COMPILER {}/aarch64-linux-musl-clang)",
+            prefix.display()
+        )),
+        "{twin}"
+    );
     let bin = p.binary("aarch64-unknown-linux-musl", "release", "hello-crate");
     let v = run(&Run::new("xx-verify", &["--static", bin.to_str().unwrap()])
         .env("TARGETPLATFORM", "linux/arm64"));

@@ -101,6 +101,8 @@ impl Run {
 
 pub struct Checked {
     pub stdout: String,
+    /// stdout as written, for binary output.
+    pub stdout_bytes: Vec<u8>,
     pub stderr: String,
     pub code: i32,
 }
@@ -110,6 +112,7 @@ impl From<std::process::Output> for Checked {
     fn from(out: std::process::Output) -> Checked {
         Checked {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stdout_bytes: out.stdout.clone(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             code: out.status.code().unwrap_or(-9),
         }
@@ -123,11 +126,7 @@ pub fn run(r: &Run) -> Checked {
         .status
         .code()
         .unwrap_or_else(|| panic!("{} was killed by a signal: {:?}", r.describe(), out.status));
-    Checked {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        code,
-    }
+    Checked { code, ..out.into() }
 }
 
 /// Whether a tool exists; if not, fail under XX_TEST_STRICT=1 and skip loudly otherwise.
@@ -397,10 +396,6 @@ pub fn xx_within(
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let out = child.wait_with_output().expect("collect xx output");
-    let checked = Checked {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        code: out.status.code().unwrap_or(-9),
-    };
+    let checked = Checked::from(out);
     (checked, timed_out)
 }

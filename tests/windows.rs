@@ -78,7 +78,10 @@ pub fn wine() -> Option<PathBuf> {
 
 /// A program's stdout under wine, in a throwaway wine prefix.
 pub fn under_wine(wine: &Path, prefix: &Path, exe: &Path) -> String {
-    let out = Command::new(wine)
+    // A wine that hangs (a dialog, a stuck wineserver) fails the test, not CI.
+    let out = Command::new("timeout")
+        .arg("300")
+        .arg(wine)
         .arg(exe)
         .env("WINEPREFIX", prefix)
         .env("WINEDEBUG", "-all")
@@ -136,6 +139,34 @@ fn windres_dry_run_prints_xxs_commands() {
             r.stderr
         );
     }
+    // As xx's shell: an empty `--output=` leaves the default, an empty argument ends the
+    // command line; a dry run prints xx's lines whatever SOURCE_DATE_EPOCH says, and
+    // writes nothing, not even a temp dir.
+    let tmp = w.path("tmpdir");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp_text = tmp.to_string_lossy();
+    let dry = [
+        env.as_slice(),
+        &[("SOURCE_DATE_EPOCH", "1700000000"), ("TMPDIR", &tmp_text)],
+    ]
+    .concat();
+    let stdout_line = "clang -E -xc -D RC_INVOKED=1 -o /tmp/foo a.rc\n\
+        llvm-rc -fo /tmp/foo_ -I . /tmp/foo\nllvm-cvtres -machine:X64 -out:/dev/stdout /tmp/foo_\n";
+    let edges: [&[&str]; 2] = [&["--output=", "--target=", "a.rc"], &["a.rc", "", "b", "c"]];
+    for args in edges {
+        let r = w.run("xx-windres", "windows/amd64", args, &dry);
+        assert_eq!(
+            (r.stdout.as_str(), r.code),
+            (stdout_line, 0),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "a dry run wrote"
+    );
     for flag in ["--version", "-V"] {
         let r = w.run("xx-windres", "windows/amd64", &[flag], &[]);
         assert_eq!((r.stdout.as_str(), r.code), ("xx-windres 0.1\n", 0));
@@ -225,7 +256,28 @@ fn windres_resources_link_into_c_and_go_programs() {
         );
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
+    // The default output, stdout, gets the same bytes.
+    let r = w.run("xx-windres", "windows/amd64", &["app.rc"], &epoch);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     let syso = std::fs::read(w.path("app.syso")).unwrap();
+    assert_eq!(r.stdout_bytes, syso, "xx-windres app.rc > file");
+    // A failing step's exit code is xx-windres's (xx's `set -e`), and no output is left.
+    let failing = w.path("failing-cpp");
+    std::fs::write(&failing, "#!/bin/sh\necho cpp says no >&2\nexit 7\n").unwrap();
+    Command::new("chmod")
+        .arg("755")
+        .arg(&failing)
+        .status()
+        .unwrap();
+    let pre = format!("--preprocessor={}", failing.display());
+    let r = w.run(
+        "xx-windres",
+        "windows/amd64",
+        &[&pre, "app.rc", "failed.syso"],
+        &[],
+    );
+    assert_eq!((r.stderr.as_str(), r.code), ("cpp says no\n", 7));
+    assert!(!w.path("failed.syso").exists());
     assert_eq!(
         syso,
         std::fs::read(w.path("again.syso")).unwrap(),
@@ -237,6 +289,8 @@ fn windres_resources_link_into_c_and_go_programs() {
     let alias = w.path("prefix/x86_64-w64-mingw32-windres");
     let res = Command::new(&alias)
         .args(["app.rc", "app.res"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .current_dir(w.dir.path())
         .output()
         .unwrap();

@@ -41,6 +41,10 @@ pub fn run(ctx: &Context, args: &[OsString]) -> Result<ExitCode> {
         .or(ctx.var(ev::XX_GLIBC_VERSION))
         .map(str::to_string)
     {
+        // It names files (`<triple>.<V>-clang`): a version, nothing else.
+        if !is_glibc_version(&v) {
+            bail!("XX_GLIBC_VERSION={v}: expected a version like 2.17");
+        }
         // glibc targeting is the zig backend's job (cargo-zigbuild's approach).
         ctx.set_var(ev::XX_GLIBC_VERSION, &v);
         ctx.set_var(ev::XX_CC_COMPILER, "zig");
@@ -60,6 +64,9 @@ pub fn run(ctx: &Context, args: &[OsString]) -> Result<ExitCode> {
         .first()
         .and_then(|a| a.to_str()?.strip_prefix('+'))
         .map(String::from);
+    if channel.as_deref() == Some("") {
+        bail!("`+` names no toolchain: use e.g. xx-cargo +nightly build");
+    }
     let plan = setup(&ctx, cc_target, rust_triple, channel)?;
     if setup_only {
         return Ok(ExitCode::SUCCESS);
@@ -247,7 +254,13 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
     set(format!("CFLAGS_{lower}"), OsString::new());
     set(format!("CXXFLAGS_{lower}"), OsString::new());
     let cmake_file = match ctx.var(ev::XX_GLIBC_VERSION) {
-        Some(v) => cc::cmake_for_glibc(ctx, t, &prefix, v)?,
+        Some(v) => {
+            let pinned = format!("{}.{v}", t.name);
+            cc::cmake_twin(ctx, t, &prefix, &pinned, &pinned)?
+        }
+        None if zig_for_std(ctx, plan) => {
+            cc::cmake_twin(ctx, t, &prefix, &format!("{}.zig", t.name), &t.name)?
+        }
         None => cc::write_cmake(ctx, t, &prefix)?,
     };
     set(format!("CMAKE_TOOLCHAIN_FILE_{lower}"), cmake_file.into());
@@ -285,12 +298,7 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
             cmd.env(&target_rustflags, flags.join(" "));
         }
     }
-    if plan.std == Std::FromSource
-        && t.resolved.libc == "musl"
-        && ctx.var(ev::XX_CC_COMPILER).is_none()
-    {
-        // A std built from source has no self-contained musl (crt1.o, libc.a): zig
-        // brings its own, so it links.
+    if zig_for_std(ctx, plan) {
         cmd.env(ev::XX_CC_COMPILER, "zig");
     }
     if plan.std == Std::FromSource {
@@ -314,6 +322,14 @@ fn cargo_command(ctx: &Context, plan: &Plan, args: &[OsString]) -> Result<Comman
     }
     cmd.env(ev::XX_PREFIX, &prefix);
     Ok(cmd)
+}
+
+/// A musl std built from source has no self-contained musl (crt1.o, libc.a): zig
+/// brings its own, so it links, unless the user chose the C compiler.
+fn zig_for_std(ctx: &Context, plan: &Plan) -> bool {
+    plan.std == Std::FromSource
+        && plan.cc_target.resolved.libc == "musl"
+        && ctx.var(ev::XX_CC_COMPILER).is_none()
 }
 
 /// Target rustflags a build cannot do without: the managed std's sysroot (target crates

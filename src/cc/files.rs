@@ -72,22 +72,28 @@ pub fn write_cmake(ctx: &Context, t: &Target, dir: &Path) -> anyhow::Result<Path
     Ok(file)
 }
 
-/// The CMake toolchain file for `xx-cargo --glibc V` (cmake-rs builds with the toolchain
-/// file's compilers, not CC): the `<triple>.<V>-clang[++]` aliases (zig at glibc V).
-/// Written beside the others; returns its path.
-pub fn cmake_for_glibc(
+/// A CMake toolchain file of its own for builds whose compilers differ from the
+/// target's usual ones (cmake-rs builds with the toolchain file's compilers, not CC), so
+/// the shared `<triple>.cmake` is never rewritten under another build: `<stem>.cmake`
+/// naming `<compilers>-clang[++]`. xx-cargo's `--glibc V` has the `<triple>.<V>-…` zig
+/// aliases; a musl std built from source, the usual aliases with XX_CC_COMPILER=zig in
+/// their environment. Returns its path.
+pub fn cmake_twin(
     ctx: &Context,
     t: &Target,
     dir: &Path,
-    version: &str,
+    stem: &str,
+    compilers: &str,
 ) -> anyhow::Result<PathBuf> {
-    let pinned = format!("{}.{version}", t.name);
     let c = Compilers {
-        cc: dir.join(format!("{pinned}-clang")).display().to_string(),
-        cxx: dir.join(format!("{pinned}-clang++")).display().to_string(),
+        cc: dir.join(format!("{compilers}-clang")).display().to_string(),
+        cxx: dir
+            .join(format!("{compilers}-clang++"))
+            .display()
+            .to_string(),
         flags: String::new(),
     };
-    let file = dir.join(format!("{pinned}.cmake"));
+    let file = dir.join(format!("{stem}.cmake"));
     crate::fsutil::write_if_changed(&file, cmake_with(ctx, t, dir, &c, &file).as_bytes())?;
     Ok(file)
 }

@@ -10,7 +10,7 @@ mod files;
 mod prefix;
 mod setup;
 
-pub use files::{build_env, cmake_for_glibc, write_cmake};
+pub use files::{build_env, cmake_twin, write_cmake};
 pub use prefix::{dir as prefix_dir, find_tool, on_path};
 pub use setup::{ensure, ensure_aliases, linker};
 
@@ -298,27 +298,45 @@ pub(crate) fn uses_clang(ctx: &Context) -> bool {
 
 fn clang(ctx: &Context, compiler: &str, t: &Target, args: &[OsString]) -> Result<ExitCode> {
     let real = prefix::find_tool(ctx, compiler).ok_or_else(|| clang_not_found(compiler))?;
-    let cfg = setup::ensure(ctx, t)?;
+    let ready = setup::ensure(ctx, t)?;
+    let links = links(args);
+    let link_args = ready.link_args.iter().filter(|_| links);
     Err(crate::proc::exec_nested(
         ctx,
         Command::new(real)
             .arg("--config")
-            .arg(cfg)
-            .args(setup::driver_args(
-                ctx,
-                t,
-                compiler == "clang++",
-                links(args),
-            ))
+            .arg(&ready.cfg)
+            .args(setup::driver_args(ctx, t, compiler == "clang++", links))
+            .args(link_args)
             .args(args),
     ))
 }
 
 /// Whether a compiler call links (no `-c`, `-S`, `-E`, or dependency-only `-M`/`-MM`).
+/// Response files (`@file`, as rustc and ninja pass long command lines) are looked into.
 fn links(args: &[OsString]) -> bool {
-    !args
-        .iter()
-        .any(|a| matches!(a.to_str(), Some("-c" | "-S" | "-E" | "-M" | "-MM")))
+    let stops = |a: &str| {
+        matches!(
+            a.trim_matches(|c| c == '"' || c == '\''),
+            "-c" | "-S" | "-E" | "-M" | "-MM" | "-fsyntax-only"
+        )
+    };
+    !args.iter().filter_map(|a| a.to_str()).any(|a| {
+        stops(a)
+            || a.strip_prefix('@')
+                .and_then(|file| read_response_file(Path::new(file)))
+                .is_some_and(|text| text.split_whitespace().any(stops))
+    })
+}
+
+/// A response file's text, if it is a readable regular file of a sane size.
+fn read_response_file(path: &Path) -> Option<String> {
+    const MAX: u64 = 16 << 20;
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > MAX {
+        return None;
+    }
+    std::fs::read_to_string(path).ok()
 }
 
 fn gcc(ctx: &Context, lang: Lang, t: &Target, args: &[OsString]) -> Result<ExitCode> {

@@ -82,8 +82,7 @@ pub fn linker(ctx: &Context, t: &Target) -> Result<Linker> {
 
 /// The clang config file: xx's one line (`--target=… -fuse-ld=…` and what the os adds
 /// for a cross target), plus the managed sysroot when the machine has no libc for it.
-pub fn config_text(ctx: &Context, t: &Target) -> Result<String> {
-    let linker = linker(ctx, t)?;
+fn config_text(ctx: &Context, t: &Target, linker: &Linker) -> Result<String> {
     let mut line = format!("--target={} -fuse-ld={}", t.clang_target, linker.arg);
     if t.resolved.is_cross(&ctx.host_march()) {
         line.push_str(&cross_flags(ctx, t, linker.bfd));
@@ -215,13 +214,33 @@ pub fn config_path(ctx: &Context, t: &Target) -> PathBuf {
     prefix::dir(ctx).join(format!("{}.cfg", t.name))
 }
 
-/// Makes sure the target's files exist and are current; returns the config path.
-/// The common case (already set up) reads one small file and takes no lock.
-pub fn ensure(ctx: &Context, t: &Target) -> Result<PathBuf> {
+/// A target set up: its config file, and what a linking call adds after it.
+pub struct Ready {
+    pub cfg: PathBuf,
+    /// The linker this call asks for (`XX_CC_PREFER_LINKER`, …) where it differs from
+    /// the config's: set per call, so the file stays as first written (as xx keeps it)
+    /// and callers wanting different linkers at once never rewrite it under each other.
+    pub link_args: Vec<String>,
+}
+
+/// Makes sure the target's files exist and are current. The common case (already set
+/// up) reads one small file and takes no lock.
+pub fn ensure(ctx: &Context, t: &Target) -> Result<Ready> {
     let cfg = config_path(ctx, t);
-    let text = config_text(ctx, t)?;
-    if fs::read_to_string(&cfg).ok().as_deref() == Some(text.as_str()) {
-        return Ok(cfg);
+    let wanted = linker(ctx, t)?;
+    let text = config_text(ctx, t, &wanted)?;
+    let current = fs::read_to_string(&cfg).ok();
+    if current.as_deref() == Some(text.as_str()) {
+        return Ok(Ready {
+            cfg,
+            link_args: Vec::new(),
+        });
+    }
+    if let Some(current) = current.as_deref() {
+        if only_linker_differs(ctx, t, current)? {
+            let link_args = linker_args(ctx, t, &wanted);
+            return Ok(Ready { cfg, link_args });
+        }
     }
     let dir = prefix::dir(ctx);
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -231,7 +250,45 @@ pub fn ensure(ctx: &Context, t: &Target) -> Result<PathBuf> {
     write_default_config(ctx, t, &dir)?;
     // The config goes last: its presence with this content means "set up".
     write_atomic(&cfg, text.as_bytes())?;
-    Ok(cfg)
+    Ok(Ready {
+        cfg,
+        link_args: Vec::new(),
+    })
+}
+
+/// Whether `current` is the config this machine would write with the linker it names.
+fn only_linker_differs(ctx: &Context, t: &Target, current: &str) -> Result<bool> {
+    let Some(arg) = current
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("-fuse-ld="))
+    else {
+        return Ok(false);
+    };
+    for bfd in [false, true] {
+        let named = Linker {
+            arg: arg.to_string(),
+            bfd,
+        };
+        if config_text(ctx, t, &named)? == current {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The flags that pick `linker` on a call's command line, where they beat the config's.
+fn linker_args(ctx: &Context, t: &Target, linker: &Linker) -> Vec<String> {
+    let mut args = vec![format!("-fuse-ld={}", linker.arg)];
+    if linker.bfd && t.resolved.is_cross(&ctx.host_march()) {
+        let flags = cross_flags(ctx, t, true);
+        args.extend(
+            flags
+                .split_whitespace()
+                .filter(|f| f.starts_with("-Wl,-rpath-link,"))
+                .map(String::from),
+        );
+    }
+    args
 }
 
 /// The `<triple>-*` aliases only: each compile through them sets up the rest (the

@@ -92,10 +92,7 @@ pub fn run(
     }
     let status = cmd.status().context("cannot start qemu")?;
     // The scratch tree goes when this returns; the program's code is passed on.
-    Ok(match status.code() {
-        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        None => ExitCode::from(128 + signal_of(&status)),
-    })
+    Ok(ExitCode::from(crate::proc::exit_code(status)))
 }
 
 /// CMD given after `--`, else the image's Entrypoint + Cmd (Docker's rule: a CMD given
@@ -124,12 +121,4 @@ fn strings(v: &Value) -> Vec<String> {
         .flatten()
         .filter_map(|s| s.as_str().map(str::to_string))
         .collect()
-}
-
-fn signal_of(status: &std::process::ExitStatus) -> u8 {
-    use std::os::unix::process::ExitStatusExt as _;
-    status
-        .signal()
-        .and_then(|s| u8::try_from(s).ok())
-        .unwrap_or(0)
 }

@@ -112,6 +112,8 @@ pub struct Target {
     /// `*` at either end, xx's) that select it.
     pub windres_machine: Option<&'static str>,
     pub windres_targets: &'static [&'static str],
+    /// The order xx-windres tries the rows' globs in (xx's `case`: 386 before amd64).
+    pub windres_rank: u8,
     /// First Alpine release with the arch: xx-apk points an older host's repositories
     /// at this release for the target root.
     pub apk_since: Option<&'static str>,
