@@ -215,7 +215,14 @@ impl<'a> Apk<'a> {
             .context("cannot run apk info")?;
         for file in String::from_utf8_lossy(&out.stdout).lines() {
             let file = file.trim().trim_start_matches('/');
-            if !file.contains("clang_rt.") || file.split('/').any(|c| c == "..") {
+            // Only a runtime in clang's resource tree gets a link in the real root.
+            let in_clang_tree = file.starts_with("usr/lib/") && file.contains("/lib/clang/");
+            if !file.contains("clang_rt.")
+                || !in_clang_tree
+                || file
+                    .split('/')
+                    .any(|c| c == ".." || c == "." || c.is_empty())
+            {
                 continue;
             }
             let at = self.ctx.host_path(&format!("/{file}"));

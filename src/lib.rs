@@ -110,7 +110,8 @@ fn report(prog: &str, result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
-        Err(err) if err.is::<output::AsXx>() => {
+        // Verbatim only when nothing wrapped it: context added on the way keeps its say.
+        Err(err) if err.chain().count() == 1 && err.is::<output::AsXx>() => {
             output::err_line(&err);
             ExitCode::FAILURE
         }

@@ -271,7 +271,7 @@ fn build_std_for_a_musl_target_links_with_zigs_musl() {
     let twin = std::fs::read_to_string(prefix.join("aarch64-linux-musl.zig.cmake")).unwrap();
     assert!(
         twin.contains(&format!(
-            "set(CMAKE_C_COMPILER {}/aarch64-linux-musl-clang)",
+            "set(CMAKE_C_COMPILER \"{}/aarch64-linux-musl-clang\")",
             prefix.display()
         )),
         "{twin}"

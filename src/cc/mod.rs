@@ -513,3 +513,29 @@ fn missing(tool: &str) -> anyhow::Error {
     };
     anyhow!("{tool} not found on PATH\nhelp: install {package}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn which_calls_link() {
+        assert!(links(&os(&["-o", "x", "a.c"])));
+        for stop in ["-c", "-S", "-E", "-M", "-MM", "-fsyntax-only"] {
+            assert!(!links(&os(&[stop, "a.c"])), "{stop}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let compile = dir.path().join("compile.rsp");
+        std::fs::write(&compile, "-O2 \"-c\" a.c\n").unwrap();
+        let link = dir.path().join("link.rsp");
+        std::fs::write(&link, "a.o b.o -o prog\n").unwrap();
+        let at = |p: &Path| format!("@{}", p.display());
+        assert!(!links(&os(&[&at(&compile)])));
+        assert!(links(&os(&[&at(&link)])));
+        assert!(links(&os(&["@/nonexistent.rsp"])));
+    }
+}

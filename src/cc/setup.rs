@@ -55,7 +55,11 @@ pub fn linker(ctx: &Context, t: &Target) -> Result<Linker> {
         return found("lld".into(), false);
     }
     if prefer == "gold" {
-        let gold = [format!("{}-gold", t.name), format!("{}-ld.gold", t.gnu)];
+        let gold = [
+            format!("{}-gold", t.name),
+            format!("{}-ld.gold", t.gnu),
+            format!("/{}/bin/gold", t.name),
+        ];
         if let Some(gold) = gold.iter().find_map(|name| path(name)) {
             return found(gold, false);
         }
@@ -245,6 +249,13 @@ pub fn ensure(ctx: &Context, t: &Target) -> Result<Ready> {
     let dir = prefix::dir(ctx);
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let _lock = lock(&dir)?;
+    if !wanted.arg.contains('/') && prefix::find_tool(ctx, linker_program(&wanted.arg)).is_none() {
+        // xx's warning as it sets up (darwin's ld64, named though not installed).
+        crate::output::err_line(format!(
+            "error: building for {} requires {} linker",
+            t.resolved.os, wanted.arg
+        ));
+    }
     write_aliases(ctx, t, &dir)?;
     write_toolchain_files(ctx, t, &dir)?;
     write_default_config(ctx, t, &dir)?;
@@ -254,6 +265,15 @@ pub fn ensure(ctx: &Context, t: &Target) -> Result<Ready> {
         cfg,
         link_args: Vec::new(),
     })
+}
+
+/// The program `-fuse-ld=NAME` runs: `ld.lld` for `lld`, else the name.
+fn linker_program(name: &str) -> &str {
+    if name == "lld" {
+        "ld.lld"
+    } else {
+        name
+    }
 }
 
 /// Whether `current` is the config this machine would write with the linker it names.
@@ -331,11 +351,8 @@ fn write_aliases(ctx: &Context, t: &Target, dir: &Path) -> Result<()> {
 }
 
 fn write_toolchain_files(ctx: &Context, t: &Target, dir: &Path) -> Result<()> {
-    write_atomic(
-        &dir.join(format!("{}.cmake", t.name)),
-        super::files::cmake(ctx, t, dir).as_bytes(),
-    )?;
-    write_atomic(
+    super::files::write_cmake(ctx, t, dir)?;
+    crate::fsutil::write_if_changed(
         &dir.join(format!("{}.meson", t.name)),
         super::files::meson(ctx, t, dir).as_bytes(),
     )
