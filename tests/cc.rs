@@ -290,7 +290,7 @@ fn xx_flags() {
     );
     let ld = bfd("aarch64-linux-gnu");
     assert!(
-        r.stderr.contains(&format!("-fuse-ld={ld}")) && !r.stderr.contains("ld.lld\""),
+        r.stderr.contains(&format!("\"{ld}\"")) && !r.stderr.contains("ld.lld\""),
         "{}",
         r.stderr
     );

@@ -233,22 +233,16 @@ pub fn ensure(ctx: &Context, t: &Target) -> Result<Ready> {
     let cfg = config_path(ctx, t);
     let wanted = linker(ctx, t)?;
     let text = config_text(ctx, t, &wanted)?;
-    let current = fs::read_to_string(&cfg).ok();
-    if current.as_deref() == Some(text.as_str()) {
-        return Ok(Ready {
-            cfg,
-            link_args: Vec::new(),
-        });
-    }
-    if let Some(current) = current.as_deref() {
-        if only_linker_differs(ctx, t, current)? {
-            let link_args = linker_args(ctx, t, &wanted);
-            return Ok(Ready { cfg, link_args });
-        }
+    if let Some(ready) = already_set_up(ctx, t, &cfg, &text, &wanted)? {
+        return Ok(ready);
     }
     let dir = prefix::dir(ctx);
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let _lock = lock(&dir)?;
+    // Another process may have set it up while we waited (as xx checks after flock).
+    if let Some(ready) = already_set_up(ctx, t, &cfg, &text, &wanted)? {
+        return Ok(ready);
+    }
     if !wanted.arg.contains('/') && prefix::find_tool(ctx, linker_program(&wanted.arg)).is_none() {
         // xx's warning as it sets up (darwin's ld64, named though not installed).
         crate::output::err_line(format!(
@@ -265,6 +259,31 @@ pub fn ensure(ctx: &Context, t: &Target) -> Result<Ready> {
         cfg,
         link_args: Vec::new(),
     })
+}
+
+/// The target as set up, if its config is current: as this call would write it, or
+/// differing only in the linker (which the call then gets on its command line).
+fn already_set_up(
+    ctx: &Context,
+    t: &Target,
+    cfg: &Path,
+    text: &str,
+    wanted: &Linker,
+) -> Result<Option<Ready>> {
+    let Ok(current) = fs::read_to_string(cfg) else {
+        return Ok(None);
+    };
+    let link_args = if current == text {
+        Vec::new()
+    } else if only_linker_differs(ctx, t, &current)? {
+        linker_args(ctx, t, wanted)
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(Ready {
+        cfg: cfg.to_path_buf(),
+        link_args,
+    }))
 }
 
 /// The program `-fuse-ld=NAME` runs: `ld.lld` for `lld`, else the name.
