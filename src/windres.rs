@@ -438,10 +438,13 @@ fn write_output(output: &str, bytes: &[u8]) -> Result<()> {
             .context("cannot write the output to stdout");
     }
     let path = Path::new(output);
-    let special = std::fs::metadata(path).is_ok_and(|m| {
-        let t = m.file_type();
-        t.is_char_device() || t.is_fifo() || t.is_block_device() || t.is_socket()
-    });
+    // Anything under /dev/ (a /dev/fd/N onto a file included) is opened as it is, as
+    // before; elsewhere devices and pipes too.
+    let special = output.starts_with("/dev/")
+        || std::fs::metadata(path).is_ok_and(|m| {
+            let t = m.file_type();
+            t.is_char_device() || t.is_fifo() || t.is_block_device() || t.is_socket()
+        });
     if special {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
