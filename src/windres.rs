@@ -88,23 +88,23 @@ fn parse(prog: &str, args: &[String]) -> Result<Parsed> {
                     .extend(v.split_whitespace().map(String::from))
             }),
             ("-I", "--include-path", |o, v| {
-                o.preprocessor_args.push(format!("-I{v}"))
+                add(&mut o.preprocessor_args, "-I", v, true)
             }),
             ("", "--include-dir", |o, v| {
-                o.preprocessor_args.push(format!("-I{v}"))
+                add(&mut o.preprocessor_args, "-I", v, true)
             }),
             ("-l", "--language", |o, v| {
-                o.rc_args.extend(["-L".to_string(), v])
+                add(&mut o.rc_args, "-L", v, false)
             }),
             ("-c", "--codepage", |o, v| {
-                o.rc_args.extend(["-C".to_string(), v])
+                add(&mut o.rc_args, "-C", v, false)
             }),
             ("-D", "--define", |o, v| {
-                o.preprocessor_args.extend(["-D".to_string(), v])
+                add(&mut o.preprocessor_args, "-D", v, false)
             }),
         ];
         let undefine: (&str, &str, Setter) = ("-U", "--undefine", |o, v| {
-            o.preprocessor_args.extend(["-U".to_string(), v])
+            add(&mut o.preprocessor_args, "-U", v, false)
         });
         match arg {
             "-h" | "--help" => {
@@ -140,8 +140,6 @@ fn parse(prog: &str, args: &[String]) -> Result<Parsed> {
                 }
             });
         match matched {
-            // xx keeps an empty `--output=` as unset: the default applies.
-            Some((_, Some(v))) if v.is_empty() => {}
             Some((set, Some(v))) => set(&mut o, v),
             Some((set, None)) => {
                 set(&mut o, value(arg, next)?);
@@ -167,7 +165,33 @@ fn parse(prog: &str, args: &[String]) -> Result<Parsed> {
     if positional.next().is_some() {
         return Err(as_xx("too many arguments"));
     }
+    // As xx's `[ -z "$output" ]`: an empty `--output=` (the last one given) means the default.
+    for value in [
+        &mut o.output,
+        &mut o.input,
+        &mut o.input_format,
+        &mut o.output_format,
+        &mut o.target,
+        &mut o.preprocessor,
+    ] {
+        if value.as_deref() == Some("") {
+            *value = None;
+        }
+    }
     Ok(Parsed::Run(o))
+}
+
+/// Appends `flag value` (`flagvalue` when `joined`) to a list option; an empty value adds
+/// nothing, where xx's shell would leave a bare flag that takes the next word.
+fn add(args: &mut Vec<String>, flag: &str, value: String, joined: bool) {
+    if value.is_empty() {
+        return;
+    }
+    if joined {
+        args.push(format!("{flag}{value}"));
+    } else {
+        args.extend([flag.to_string(), value]);
+    }
 }
 
 /// What one run does, with every default settled.
@@ -426,11 +450,12 @@ impl TempNames {
 }
 
 /// The finished output, all at once: `/dev/stdout` (the default) through our stdout, a
-/// device or pipe written to directly, a file replaced atomically.
+/// device or pipe written to directly, a file replaced atomically (`-` is a file, as the
+/// name xx hands to llvm-cvtres and cp).
 fn write_output(output: &str, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::FileTypeExt;
-    if output == "/dev/stdout" || output == "-" {
+    if output == "/dev/stdout" {
         let mut out = std::io::stdout().lock();
         return out
             .write_all(bytes)
@@ -438,12 +463,13 @@ fn write_output(output: &str, bytes: &[u8]) -> Result<()> {
             .context("cannot write the output to stdout");
     }
     let path = Path::new(output);
-    // Anything under /dev/ (a /dev/fd/N onto a file included) is opened as it is, as
-    // before; elsewhere devices and pipes too.
+    // Anything under /dev/ or /proc/ (a /dev/fd/N or /proc/self/fd/N onto a file
+    // included) is opened as it is; elsewhere devices and pipes too.
     let special = output.starts_with("/dev/")
+        || output.starts_with("/proc/")
         || std::fs::metadata(path).is_ok_and(|m| {
             let t = m.file_type();
-            t.is_char_device() || t.is_fifo() || t.is_block_device() || t.is_socket()
+            t.is_char_device() || t.is_fifo() || t.is_block_device()
         });
     if special {
         let mut f = std::fs::OpenOptions::new()

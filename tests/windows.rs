@@ -139,7 +139,7 @@ fn windres_dry_run_prints_xxs_commands() {
             r.stderr
         );
     }
-    // As xx's shell: an empty `--output=` leaves the default, an empty argument ends the
+    // As xx's shell: an empty `--output=` (even after another) means the default, an empty argument ends the
     // command line; a dry run prints xx's lines whatever SOURCE_DATE_EPOCH says, and
     // writes nothing, not even a temp dir.
     let tmp = w.path("tmpdir");
@@ -152,7 +152,11 @@ fn windres_dry_run_prints_xxs_commands() {
     .concat();
     let stdout_line = "clang -E -xc -D RC_INVOKED=1 -o /tmp/foo a.rc\n\
         llvm-rc -fo /tmp/foo_ -I . /tmp/foo\nllvm-cvtres -machine:X64 -out:/dev/stdout /tmp/foo_\n";
-    let edges: [&[&str]; 2] = [&["--output=", "--target=", "a.rc"], &["a.rc", "", "b", "c"]];
+    let edges: [&[&str]; 3] = [
+        &["--output=", "--target=", "a.rc"],
+        &["-o", "b.syso", "--output=", "a.rc"],
+        &["a.rc", "", "b", "c"],
+    ];
     for args in edges {
         let r = w.run("xx-windres", "windows/amd64", args, &dry);
         assert_eq!(
@@ -261,6 +265,14 @@ fn windres_resources_link_into_c_and_go_programs() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let syso = std::fs::read(w.path("app.syso")).unwrap();
     assert_eq!(r.stdout_bytes, syso, "xx-windres app.rc > file");
+    // `-` is a file name, as the one xx hands llvm-cvtres.
+    let r = w.run("xx-windres", "windows/amd64", &["app.rc", "-"], &epoch);
+    assert_eq!((r.stdout_bytes.len(), r.code), (0, 0), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read(w.path("-")).unwrap(),
+        syso,
+        "xx-windres app.rc -"
+    );
     // A failing step's exit code is xx-windres's (xx's `set -e`), and no output is left.
     let failing = w.path("failing-cpp");
     std::fs::write(&failing, "#!/bin/sh\necho cpp says no >&2\nexit 7\n").unwrap();
