@@ -474,6 +474,7 @@ fn write_output(output: &str, bytes: &[u8]) -> Result<()> {
     if special {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
+            .truncate(true)
             .open(path)
             .with_context(|| format!("cannot open {output}"))?;
         return f

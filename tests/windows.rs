@@ -273,6 +273,21 @@ fn windres_resources_link_into_c_and_go_programs() {
         syso,
         "xx-windres app.rc -"
     );
+    // A /proc/ path is opened as it is (no temp file beside it), and what was there is gone.
+    std::fs::write(w.path("longer.syso"), vec![b'x'; syso.len() * 2]).unwrap();
+    let through_proc = "/proc/self/cwd/longer.syso";
+    let r = w.run(
+        "xx-windres",
+        "windows/amd64",
+        &["app.rc", through_proc],
+        &epoch,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read(w.path("longer.syso")).unwrap(),
+        syso,
+        "{through_proc}"
+    );
     // A failing step's exit code is xx-windres's (xx's `set -e`), and no output is left.
     let failing = w.path("failing-cpp");
     std::fs::write(&failing, "#!/bin/sh\necho cpp says no >&2\nexit 7\n").unwrap();
