@@ -320,7 +320,8 @@ impl Plan {
                 crate::output::line(format!("cp {res} {}", self.output))?;
             } else {
                 let bytes = std::fs::read(&res).with_context(|| format!("cannot read {res}"))?;
-                write_output(&self.output, &bytes)?;
+                // xx's `cp "$resfile" -` makes a file named `-`.
+                write_output(&self.output, &bytes, false)?;
             }
         } else {
             let cvtres = tool(ctx, "llvm-cvtres")?;
@@ -339,7 +340,8 @@ impl Plan {
             self.step(&line, &cvtres.display().to_string())?;
             if let Some(staged) = staged {
                 let bytes = std::fs::read(&staged).context("llvm-cvtres wrote no output")?;
-                write_output(&self.output, &bytes)?;
+                // llvm-cvtres writes `-out:-` to stdout.
+                write_output(&self.output, &bytes, true)?;
             }
         }
         Ok(())
@@ -449,13 +451,13 @@ impl TempNames {
     }
 }
 
-/// The finished output, all at once: `/dev/stdout` (the default) through our stdout, a
-/// device or pipe written to directly, a file replaced atomically (`-` is a file, as the
-/// name xx hands to llvm-cvtres and cp).
-fn write_output(output: &str, bytes: &[u8]) -> Result<()> {
+/// The finished output, all at once: `/dev/stdout` (the default, and `-` where the tool
+/// xx runs takes it so) through our stdout, a device or pipe written to directly, a file
+/// replaced atomically.
+fn write_output(output: &str, bytes: &[u8], dash_is_stdout: bool) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::FileTypeExt;
-    if output == "/dev/stdout" {
+    if output == "/dev/stdout" || (dash_is_stdout && output == "-") {
         let mut out = std::io::stdout().lock();
         return out
             .write_all(bytes)
@@ -464,16 +466,18 @@ fn write_output(output: &str, bytes: &[u8]) -> Result<()> {
     }
     let path = Path::new(output);
     // Anything under /dev/ or /proc/ (a /dev/fd/N or /proc/self/fd/N onto a file
-    // included) is opened as it is; elsewhere devices and pipes too.
+    // included) is opened as it is; elsewhere devices and pipes too, and sockets, whose
+    // open fails as xx's cp and llvm-cvtres fail rather than replacing them.
     let special = output.starts_with("/dev/")
         || output.starts_with("/proc/")
         || std::fs::metadata(path).is_ok_and(|m| {
             let t = m.file_type();
-            t.is_char_device() || t.is_fifo() || t.is_block_device()
+            t.is_char_device() || t.is_fifo() || t.is_block_device() || t.is_socket()
         });
     if special {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
+            .create(true)
             .truncate(true)
             .open(path)
             .with_context(|| format!("cannot open {output}"))?;

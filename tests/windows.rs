@@ -265,13 +265,22 @@ fn windres_resources_link_into_c_and_go_programs() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let syso = std::fs::read(w.path("app.syso")).unwrap();
     assert_eq!(r.stdout_bytes, syso, "xx-windres app.rc > file");
-    // `-` is a file name, as the one xx hands llvm-cvtres.
+    // `-` is stdout for an object (llvm-cvtres's `-out:-`), a file for a `.res` (xx's cp).
     let r = w.run("xx-windres", "windows/amd64", &["app.rc", "-"], &epoch);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout_bytes, syso, "xx-windres app.rc -");
+    assert!(!w.path("-").exists(), "xx-windres app.rc - made a file");
+    let r = w.run(
+        "xx-windres",
+        "windows/amd64",
+        &["-O", "res", "app.rc", "-"],
+        &epoch,
+    );
     assert_eq!((r.stdout_bytes.len(), r.code), (0, 0), "{}", r.stderr);
     assert_eq!(
-        std::fs::read(w.path("-")).unwrap(),
-        syso,
-        "xx-windres app.rc -"
+        &std::fs::read(w.path("-")).unwrap()[..4],
+        &[0, 0, 0, 0],
+        "a .res file `-`"
     );
     // A /proc/ path is opened as it is (no temp file beside it), and what was there is gone.
     std::fs::write(w.path("longer.syso"), vec![b'x'; syso.len() * 2]).unwrap();
@@ -288,6 +297,32 @@ fn windres_resources_link_into_c_and_go_programs() {
         syso,
         "{through_proc}"
     );
+    let new_through_proc = "/proc/self/cwd/new.syso";
+    let r = w.run(
+        "xx-windres",
+        "windows/amd64",
+        &["app.rc", new_through_proc],
+        &epoch,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read(w.path("new.syso")).unwrap(),
+        syso,
+        "{new_through_proc}"
+    );
+    // A socket where the output goes is not replaced: the write fails, as xx's does.
+    let socket = w.path("listening.syso");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let r = w.run(
+        "xx-windres",
+        "windows/amd64",
+        &["app.rc", "listening.syso"],
+        &epoch,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("listening.syso"), "{}", r.stderr);
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&socket).unwrap().file_type().is_socket());
     // A failing step's exit code is xx-windres's (xx's `set -e`), and no output is left.
     let failing = w.path("failing-cpp");
     std::fs::write(&failing, "#!/bin/sh\necho cpp says no >&2\nexit 7\n").unwrap();
