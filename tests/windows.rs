@@ -282,34 +282,20 @@ fn windres_resources_link_into_c_and_go_programs() {
         &[0, 0, 0, 0],
         "a .res file `-`"
     );
-    // A /proc/ path is opened as it is (no temp file beside it), and what was there is gone.
+    // A /proc/ path is opened as it is (no temp file beside it): made when missing, and
+    // what was there is gone.
     std::fs::write(w.path("longer.syso"), vec![b'x'; syso.len() * 2]).unwrap();
-    let through_proc = "/proc/self/cwd/longer.syso";
-    let r = w.run(
-        "xx-windres",
-        "windows/amd64",
-        &["app.rc", through_proc],
-        &epoch,
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(
-        std::fs::read(w.path("longer.syso")).unwrap(),
-        syso,
-        "{through_proc}"
-    );
-    let new_through_proc = "/proc/self/cwd/new.syso";
-    let r = w.run(
-        "xx-windres",
-        "windows/amd64",
-        &["app.rc", new_through_proc],
-        &epoch,
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(
-        std::fs::read(w.path("new.syso")).unwrap(),
-        syso,
-        "{new_through_proc}"
-    );
+    for name in ["longer.syso", "new.syso"] {
+        let through_proc = format!("/proc/self/cwd/{name}");
+        let r = w.run(
+            "xx-windres",
+            "windows/amd64",
+            &["app.rc", &through_proc],
+            &epoch,
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(std::fs::read(w.path(name)).unwrap(), syso, "{through_proc}");
+    }
     // A socket where the output goes is not replaced: the write fails, as xx's does.
     let socket = w.path("listening.syso");
     let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
