@@ -139,9 +139,9 @@ fn windres_dry_run_prints_xxs_commands() {
             r.stderr
         );
     }
-    // As xx's shell: an empty `--output=` (even after another) means the default, an empty argument ends the
-    // command line; a dry run prints xx's lines whatever SOURCE_DATE_EPOCH says, and
-    // writes nothing, not even a temp dir.
+    // As xx's shell: an empty `--output=` (even after another) means the default, an
+    // empty argument ends the command line; a dry run prints xx's lines whatever
+    // SOURCE_DATE_EPOCH says, and writes nothing, not even a temp dir.
     let tmp = w.path("tmpdir");
     std::fs::create_dir_all(&tmp).unwrap();
     let tmp_text = tmp.to_string_lossy();
